@@ -1,0 +1,204 @@
+"""Load a YAML file once into a validated pydantic model, with errors that point.
+
+Every error is reported as ``file:line:column: message (hint)`` — line and column are 1-based
+and point at the key or value at fault, so an editor can jump straight to it. ruamel.yaml is
+used because it keeps the position of every node; pydantic does the validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, at a 1-based line and column (0 when unknown)."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}" if self.line else self.path
+        return f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+
+
+class ConfigError(Exception):
+    """A configuration file is missing, unparsable or invalid. Carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, path: str | Path, message: str, *, line: int = 0, column: int = 0,
+               hint: str | None = None) -> ConfigError:
+        return cls([Problem(str(path), line, column, message, hint)])
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    """A 'did you mean' hint, or a list of the valid choices when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if choices and len(choices) <= 12:
+        return "expected one of: " + ", ".join(sorted(choices))
+    return None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file keeping node positions; raise ConfigError on any read/parse failure."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError.single(path, "file not found", hint="check the path") from None
+    except IsADirectoryError:
+        raise ConfigError.single(path, "is a directory, expected a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.single(path, f"not UTF-8 text ({exc.reason})") from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str | Path = "<string>") -> Any:
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or exc.context or "invalid YAML"
+        hint = "indentation or a missing ':' is the usual cause" if "mapping" in message else None
+        if mark is None:
+            raise ConfigError.single(path, f"invalid YAML: {message}", hint=hint) from None
+        raise ConfigError.single(path, f"invalid YAML: {message}", line=mark.line + 1,
+                                 column=mark.column + 1, hint=hint) from None
+    except YAMLError as exc:
+        raise ConfigError.single(path, f"invalid YAML: {exc}") from None
+
+
+def position(tree: Any, loc: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int]:
+    """1-based (line, column) of the node at ``loc``; the nearest existing ancestor if absent."""
+    node, line, col = tree, 1, 1
+    if isinstance(tree, CommentedMap | CommentedSeq):
+        line, col = tree.lc.line + 1, tree.lc.col + 1
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            ln, cl = node.lc.key(part) if (at_key and last) else node.lc.value(part)
+            if not isinstance(node[part], CommentedMap | CommentedSeq) or (at_key and last):
+                line, col = ln + 1, cl + 1
+            else:
+                # a nested block starts on the line after its key; point at the key instead
+                kl, kc = node.lc.key(part)
+                line, col = kl + 1, kc + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            ln, cl = node.lc.item(part)
+            line, col = ln + 1, cl + 1
+            node = node[part]
+        else:
+            break
+    return line, col
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside Optional/Union/Annotated."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for a in typing.get_args(annotation) for t in _unwrap(a)]
+    return [annotation]
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model that owns the mapping at ``loc``, walking lists and dicts."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        candidates = []
+        for t in _unwrap(current):
+            origin = typing.get_origin(t)
+            if origin in (list, tuple, typing.Sequence) or origin is Sequence:
+                candidates.append(typing.get_args(t)[0])
+            elif origin in (dict, typing.Mapping) or origin is Mapping:
+                candidates.append(typing.get_args(t)[1])
+            elif isinstance(t, type) and issubclass(t, BaseModel):
+                field = t.model_fields.get(str(part))
+                if field is not None:
+                    candidates.append(field.annotation)
+        if not candidates:
+            return None
+        current = candidates[0]
+    for t in _unwrap(current):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def problems_from_validation(exc: ValidationError, tree: Any, path: str | Path,
+                             model: type[BaseModel]) -> list[Problem]:
+    """Turn pydantic's errors into positioned problems with hints."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        # discriminated unions and custom validators add non-key parts to loc; keep real keys
+        loc = [p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "tagged-"))]
+        kind, where = err["type"], ".".join(str(p) for p in loc) or "(top level)"
+        hint: str | None = None
+        if kind == "extra_forbidden":
+            line, col = position(tree, loc, at_key=True)
+            owner = _model_at(model, loc[:-1])
+            hint = did_you_mean(str(loc[-1]), _field_names(owner)) if owner else None
+            message = f"unknown key '{loc[-1]}'"
+        elif kind == "missing":
+            line, col = position(tree, loc[:-1], at_key=True)
+            message = f"missing required key '{loc[-1]}'" + (f" in '{'.'.join(map(str, loc[:-1]))}'"
+                                                              if len(loc) > 1 else "")
+        else:
+            line, col = position(tree, loc)
+            got = err.get("input")
+            shown = "" if isinstance(got, Mapping | list) else f", got {got!r}"
+            message = f"{where}: {err['msg'].lower()}{shown}"
+            ctx = err.get("ctx") or {}
+            if "expected" in ctx:
+                hint = f"expected {ctx['expected']}"
+        problems.append(Problem(str(path), line, col, message, hint))
+    return problems
+
+
+def validate(tree: Any, model: type[M], path: str | Path = "<string>") -> M:
+    if tree is None:
+        raise ConfigError.single(path, "file is empty", hint=f"expected a {model.__name__} mapping")
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, tree, path, model)) from None
+
+
+def load(path: str | Path, model: type[M]) -> M:
+    """Read ``path`` and validate it into ``model``; raise ConfigError pointing at the fault."""
+    return validate(read_yaml(path), model, path)
