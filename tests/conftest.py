@@ -56,7 +56,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://crm2@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -1,0 +1,124 @@
+"""The store's tables at the current schema revision (what the migrations build).
+
+Source references are always the triple (source_system, source_object, source_id); JSON
+columns hold mapped records and states so the schema does not change with every mapping.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# JSONB on PostgreSQL for indexable, compact storage; plain JSON text elsewhere.
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+
+def _source_ref() -> list[sa.Column]:
+    return [
+        sa.Column("source_system", sa.String(64), primary_key=True),
+        sa.Column("source_object", sa.String(128), primary_key=True),
+        sa.Column("source_id", sa.String(255), primary_key=True),
+    ]
+
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("command", sa.String(64), nullable=False),
+    sa.Column("config", sa.Text),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("status", sa.String(16), nullable=False),  # running | ok | partial | failed
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("counts", Json),
+    sa.Column("error", sa.Text),
+    sa.Column("api_calls", sa.Integer, nullable=False, server_default="0"),
+)
+
+staging = sa.Table(
+    "staging", metadata,
+    *_source_ref(),
+    sa.Column("entity", sa.String(64), nullable=False, index=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+crosswalk = sa.Table(
+    "crosswalk", metadata,
+    *_source_ref(),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("golden_id", sa.String(64), index=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    # loaded | merged | quarantined | deleted: every source record is exactly one of these
+    sa.Column("status", sa.String(16), nullable=False, server_default="loaded"),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+golden = sa.Table(
+    "golden", metadata,
+    sa.Column("golden_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(64), nullable=False, index=True),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("merged_into", sa.String(64)),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), index=True),
+    sa.Column("stream", sa.String(128), nullable=False),
+    sa.Column("source_system", sa.String(64), nullable=False),
+    sa.Column("source_object", sa.String(128), nullable=False),
+    sa.Column("source_id", sa.String(255)),
+    sa.Column("field", sa.String(128)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("record", Json),  # raw record with personal data masked
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),  # write | merge | unmerge | erase | ...
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("object", sa.String(128), nullable=False),
+    sa.Column("record_id", sa.String(255), nullable=False),
+    sa.Column("field", sa.String(128)),
+    sa.Column("old", Json),
+    sa.Column("new", Json),
+)
+
+bookmarks = sa.Table(
+    "bookmarks", metadata,
+    sa.Column("name", sa.String(255), primary_key=True),  # e.g. the tap's name in a pipeline
+    sa.Column("state", Json, nullable=False),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+check_results = sa.Table(
+    "check_results", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(36), index=True),
+    sa.Column("check", sa.String(255), nullable=False),
+    sa.Column("entity", sa.String(64)),
+    sa.Column("severity", sa.String(16), nullable=False),  # warn | quarantine | fail
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("failing", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("details", Json),
+    sa.Column("at", Timestamp, nullable=False),
+)

@@ -1,0 +1,317 @@
+"""The crm2 store: SQLite by default (a file, zero config), PostgreSQL by URL.
+
+One object gives the rest of the engine what it needs: run history, bookmarks, staged
+records with their crosswalk entries and content hashes, quarantine and the audit log.
+Writes take an open connection so callers can commit data and bookmarks in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, event
+
+from sync.store import migrate
+from sync.store.schema import (
+    audit_log,
+    bookmarks,
+    crosswalk,
+    golden,
+    quarantine,
+    runs,
+    staging,
+)
+
+DEFAULT_PATH = Path(".crm2") / "crm2.sqlite"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(data: Any) -> Any:
+    """Plain-JSON form of a record (Decimals as exact strings, datetimes as ISO 8601)."""
+    return json.loads(json.dumps(data, default=_json_default))
+
+
+def content_hash(data: Mapping[str, Any]) -> str:
+    """Stable hash of a record's content: key order and Decimal/str spelling do not matter."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default,
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def store_url(target: str | Path | None) -> str:
+    """A SQLAlchemy URL from a URL or a file path (None: the default SQLite file)."""
+    if target is None:
+        target = DEFAULT_PATH
+    text = str(target)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets readers (crm2 runs, report) work while a sync writes; busy_timeout waits for locks
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+@dataclass(frozen=True)
+class StagedRecord:
+    """A mapped record ready for staging."""
+
+    source_system: str
+    source_object: str
+    source_id: str
+    entity: str
+    data: dict[str, Any]
+    deleted: bool = False
+
+    @property
+    def hash(self) -> str:
+        return content_hash({"data": self.data, "deleted": self.deleted})
+
+
+@dataclass
+class StageResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: StageResult) -> StageResult:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    stream: str
+    source_system: str
+    source_object: str
+    source_id: str | None
+    reason: str
+    field: str | None = None
+    record: dict[str, Any] | None = None  # must already be masked
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    action: str
+    system: str
+    object: str
+    record_id: str
+    field: str | None = None
+    old: Any = None
+    new: Any = None
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    command: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    exit_code: int | None
+    counts: dict[str, Any] = field(default_factory=dict)
+    api_calls: int = 0
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (_aware(self.finished_at) - _aware(self.started_at)).total_seconds()
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands datetimes back naive; every timestamp we write is UTC
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Store:
+    """Access to a crm2 store. Use :meth:`open`; it migrates the schema to the current head."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, target: str | Path | None = None, *, upgrade: bool = True) -> Store:
+        url = store_url(target)
+        engine = sa.create_engine(url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if upgrade:
+            migrate.upgrade(engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- runs ---------------------------------------------------------------------------------
+    def start_run(self, command: str, config: str | None = None) -> str:
+        run_id = str(uuid.uuid4())
+        with self.begin() as conn:
+            conn.execute(runs.insert().values(run_id=run_id, command=command, config=config,
+                                              started_at=now(), status="running", counts={}))
+        return run_id
+
+    def finish_run(self, run_id: str, *, status: str, exit_code: int,
+                   counts: Mapping[str, Any] | None = None, error: str | None = None,
+                   api_calls: int = 0) -> None:
+        with self.begin() as conn:
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(
+                finished_at=now(), status=status, exit_code=exit_code, counts=to_json(dict(counts or {})),
+                error=error, api_calls=api_calls))
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+            return [RunRecord(run_id=r.run_id, command=r.command, status=r.status,
+                              started_at=r.started_at, finished_at=r.finished_at, exit_code=r.exit_code,
+                              counts=r.counts or {}, api_calls=r.api_calls or 0, error=r.error)
+                    for r in rows]
+
+    # -- bookmarks ----------------------------------------------------------------------------
+    def get_bookmark(self, name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(bookmarks.c.state).where(bookmarks.c.name == name)).scalar()
+
+    def set_bookmark(self, conn: Connection, name: str, state: Mapping[str, Any],
+                     run_id: str | None = None) -> None:
+        """Save state in the caller's transaction, so it commits together with its rows."""
+        values = {"state": to_json(dict(state)), "run_id": run_id, "updated_at": now()}
+        done = conn.execute(bookmarks.update().where(bookmarks.c.name == name).values(**values))
+        if done.rowcount == 0:
+            conn.execute(bookmarks.insert().values(name=name, **values))
+
+    # -- staging and crosswalk ---------------------------------------------------------------
+    def known_hashes(self, conn: Connection, system: str, obj: str,
+                     ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes in the crosswalk for these source ids (absent ids are new)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            rows = conn.execute(sa.select(crosswalk.c.source_id, crosswalk.c.content_hash).where(
+                crosswalk.c.source_system == system, crosswalk.c.source_object == obj,
+                crosswalk.c.source_id.in_(chunk)))
+            found.update({r.source_id: r.content_hash for r in rows})
+        return found
+
+    def stage(self, conn: Connection, records: Sequence[StagedRecord], run_id: str | None) -> StageResult:
+        """Stage records, skipping those whose content hash is unchanged since the last load."""
+        result = StageResult()
+        by_object: dict[tuple[str, str], list[StagedRecord]] = {}
+        for rec in records:
+            by_object.setdefault((rec.source_system, rec.source_object), []).append(rec)
+        stamp = now()
+        for (system, obj), group in by_object.items():
+            latest = {rec.source_id: rec for rec in group}  # last one wins within a batch
+            known = self.known_hashes(conn, system, obj, list(latest))
+            new_rows, changed_rows = [], []
+            for rec in latest.values():
+                digest = rec.hash
+                if known.get(rec.source_id) == digest:
+                    result.unchanged += 1
+                    continue
+                row = {"source_system": system, "source_object": obj, "source_id": rec.source_id,
+                       "entity": rec.entity, "content_hash": digest, "run_id": run_id, "updated_at": stamp}
+                (changed_rows if rec.source_id in known else new_rows).append((row, rec))
+            result.unchanged += len(group) - len(latest)
+            if new_rows:
+                conn.execute(staging.insert(), [
+                    {**row, "data": to_json(rec.data), "deleted": rec.deleted} for row, rec in new_rows])
+                conn.execute(crosswalk.insert(), [
+                    {**row, "status": "deleted" if rec.deleted else "loaded"} for row, rec in new_rows])
+                result.inserted += len(new_rows)
+            for row, rec in changed_rows:
+                key = (staging.c.source_system == system) & (staging.c.source_object == obj) & (
+                    staging.c.source_id == rec.source_id)
+                conn.execute(staging.update().where(key).values(
+                    data=to_json(rec.data), deleted=rec.deleted, content_hash=row["content_hash"],
+                    entity=rec.entity, run_id=run_id, updated_at=stamp))
+                xkey = (crosswalk.c.source_system == system) & (crosswalk.c.source_object == obj) & (
+                    crosswalk.c.source_id == rec.source_id)
+                values: dict[str, Any] = {"content_hash": row["content_hash"], "run_id": run_id,
+                                          "updated_at": stamp}
+                if rec.deleted:
+                    values["status"] = "deleted"
+                conn.execute(crosswalk.update().where(xkey).values(**values))
+                result.updated += 1
+        return result
+
+    def quarantine(self, conn: Connection, records: Iterable[QuarantinedRecord], run_id: str | None) -> int:
+        rows = [{"run_id": run_id, "stream": q.stream, "source_system": q.source_system,
+                 "source_object": q.source_object, "source_id": q.source_id, "field": q.field,
+                 "reason": q.reason, "record": to_json(q.record) if q.record is not None else None,
+                 "created_at": now()} for q in records]
+        if rows:
+            conn.execute(quarantine.insert(), rows)
+        return len(rows)
+
+    def audit(self, conn: Connection, entries: Iterable[AuditEntry], run_id: str | None) -> int:
+        stamp = now()
+        rows = [{"run_id": run_id, "at": stamp, "action": e.action, "system": e.system, "object": e.object,
+                 "record_id": e.record_id, "field": e.field, "old": to_json(e.old), "new": to_json(e.new)}
+                for e in entries]
+        if rows:
+            conn.execute(audit_log.insert(), rows)
+        return len(rows)
+
+    # -- summaries ------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Counts for the end-of-run summary: staged records per source, golden records, quarantine."""
+        with self.engine.connect() as conn:
+            per_source = {f"{r[0]}/{r[1]}": r[2] for r in conn.execute(
+                sa.select(staging.c.source_system, staging.c.source_object, sa.func.count())
+                .group_by(staging.c.source_system, staging.c.source_object)
+                .order_by(staging.c.source_system, staging.c.source_object))}
+            golden_counts = {r[0]: r[1] for r in conn.execute(
+                sa.select(golden.c.entity, sa.func.count()).where(golden.c.merged_into.is_(None))
+                .group_by(golden.c.entity))}
+            quarantined = conn.execute(sa.select(sa.func.count()).select_from(quarantine)
+                                       .where(quarantine.c.resolved_at.is_(None))).scalar_one()
+        return {"staged": per_source, "golden": golden_counts, "quarantined": quarantined}
