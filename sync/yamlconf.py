@@ -99,13 +99,14 @@ def position(tree: Any, loc: Sequence[str | int], *, at_key: bool = False) -> tu
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
-            ln, cl = node.lc.key(part) if (at_key and last) else node.lc.value(part)
-            if not isinstance(node[part], CommentedMap | CommentedSeq) or (at_key and last):
-                line, col = ln + 1, cl + 1
-            else:
-                # a nested block starts on the line after its key; point at the key instead
-                kl, kc = node.lc.key(part)
+            kl, kc = node.lc.key(part)
+            vl, vc = node.lc.value(part)
+            # point at the value, unless asked for the key or the value is a block that starts
+            # on a later line (then the key is where the eye goes)
+            if (at_key and last) or (isinstance(node[part], CommentedMap | CommentedSeq) and vl != kl):
                 line, col = kl + 1, kc + 1
+            else:
+                line, col = vl + 1, vc + 1
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             ln, cl = node.lc.item(part)
@@ -182,7 +183,8 @@ def problems_from_validation(exc: ValidationError, tree: Any, path: str | Path,
             line, col = position(tree, loc)
             got = err.get("input")
             shown = "" if isinstance(got, Mapping | list) else f", got {got!r}"
-            message = f"{where}: {err['msg'].lower()}{shown}"
+            msg = err["msg"]
+            message = f"{where}: {msg[:1].lower()}{msg[1:]}{shown}"
             ctx = err.get("ctx") or {}
             if "expected" in ctx:
                 hint = f"expected {ctx['expected']}"

@@ -314,4 +314,9 @@ class Store:
                 .group_by(golden.c.entity))}
             quarantined = conn.execute(sa.select(sa.func.count()).select_from(quarantine)
                                        .where(quarantine.c.resolved_at.is_(None))).scalar_one()
-        return {"staged": per_source, "golden": golden_counts, "quarantined": quarantined}
+            tiers: dict[str, int] = {}
+            for data in conn.execute(sa.select(golden.c.data).where(
+                    golden.c.entity == "customer", golden.c.merged_into.is_(None))).scalars():
+                tier = (data or {}).get("tier") or "unscored"
+                tiers[tier] = tiers.get(tier, 0) + 1
+        return {"staged": per_source, "golden": golden_counts, "quarantined": quarantined, "tiers": tiers}

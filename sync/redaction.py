@@ -1,0 +1,64 @@
+"""Keep secrets and personal data out of logs and error messages.
+
+Two layers: exact values known to be secret (everything crm2 reads from an environment variable
+named by a config is registered here) and patterns for what looks like a credential or personal
+data (tokens, passwords in URLs or key=value pairs, e-mail addresses, phone numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+MASK = "***"
+
+_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # credentials in URLs: scheme://user:password@host
+    (re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(?=@)", re.I), r"\g<pre>" + MASK),
+    # Authorization headers and bearer tokens
+    (re.compile(r"(?P<pre>\b(?:authorization|bearer|basic)\b[\s:=\"']+)(?:bearer\s+|basic\s+)?[^\s,;\"']+",
+                re.I), r"\g<pre>" + MASK),
+    # key=value / "key": "value" for secret-sounding keys
+    (re.compile(r"(?P<pre>\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|session[_-]?id|private[_-]?key)"
+                r"[\w-]*\b[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"'}]+", re.I), r"\g<pre>" + MASK),
+    # Salesforce session ids: 00D<org id>!<token>
+    (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+"), MASK),
+    # e-mail addresses
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    # phone numbers: 7+ digits with the usual separators, optionally international
+    (re.compile(r"(?<![\w.-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])"), "<phone>"),
+]
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this exact value wherever it appears from now on (short values are ignored)."""
+    if value and len(value) >= 4:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message (and exception text) through :func:`redact`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            formatter = logging.Formatter()
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        return True

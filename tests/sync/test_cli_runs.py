@@ -1,0 +1,48 @@
+"""`crm2 runs` shows what the store recorded, and `crm2 demo` records its run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from sync.store import Store
+
+
+def crm2(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sync", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_runs_lists_recorded_runs_as_json(tmp_path):
+    db = tmp_path / "s.sqlite"
+    with Store.open(db) as store:
+        first = store.start_run("sync", "a.yml")
+        store.finish_run(first, status="ok", exit_code=0, counts={"staged": {"finance/customers": 5}})
+        second = store.start_run("sync", "a.yml")
+        store.finish_run(second, status="partial", exit_code=3, counts={"quarantined": 2}, api_calls=11)
+    result = crm2("runs", "--store", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    runs = {r["run_id"]: r for r in json.loads(result.stdout)}
+    assert runs[first]["status"] == "ok" and runs[first]["counts"]["staged"] == {"finance/customers": 5}
+    assert (runs[second]["exit_code"], runs[second]["api_calls"]) == (3, 11)
+
+
+def test_runs_table_shows_each_run(tmp_path):
+    db = tmp_path / "s.sqlite"
+    with Store.open(db) as store:
+        run_id = store.start_run("demo")
+        store.finish_run(run_id, status="ok", exit_code=0)
+    result = crm2("runs", "--store", str(db))
+    assert result.returncode == 0
+    assert run_id[:8] in result.stdout and "demo" in result.stdout
+
+
+def test_demo_prints_summary_and_records_its_run(tmp_path):
+    workdir = tmp_path / "demo"
+    result = crm2("demo", "--customers", "300", "--workdir", str(workdir))
+    assert result.returncode in (0, 3), result.stderr
+    assert "crm2 demo summary" in result.stdout
+    assert "golden customers" in result.stdout
+    listed = json.loads(crm2("runs", "--store", str(workdir / "crm2.sqlite"), "--json").stdout)
+    assert [r["command"] for r in listed] == ["demo"]
+    assert listed[0]["status"] in ("ok", "partial")
