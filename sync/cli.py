@@ -47,7 +47,8 @@ class Abort(Exception):
 
 
 def _console() -> Console:
-    return Console(stderr=False, highlight=False)
+    # piped output (cron mail, CI logs) is not bound by a terminal width; don't squash tables
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def handled(fn: F) -> F:
