@@ -18,6 +18,7 @@ from rich.table import Table
 
 from sync import logs
 from sync.exitcodes import ExitCode
+from sync.lock import LockHeld
 from sync.redaction import redact
 from sync.yamlconf import ConfigError
 
@@ -68,6 +69,9 @@ def handled(fn: F) -> F:
         except Abort as exc:
             click.echo(f"crm2: {redact(str(exc))}", err=True)
             sys.exit(exc.code)
+        except LockHeld as exc:
+            click.echo(f"crm2: {exc}; not starting a second run", err=True)
+            sys.exit(ExitCode.FAILED)
         except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:

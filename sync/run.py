@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from sync.config import LoadedConfig
 from sync.exitcodes import ExitCode
+from sync.lock import run_lock
 from sync.pipeline import StageUnavailable, run_pipe
 from sync.store import Store
 from sync.store.schema import quarantine, staging
@@ -64,7 +65,15 @@ def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
         env: Mapping[str, str] | None = None, log_dir: Path | None = None,
         on_stage: Callable[[StageReport], None] | None = None) -> RunOutcome:
-    """Run the pipeline once, recording the run in the store."""
+    """Run the pipeline once, recording the run in the store; raises LockHeld if one is running."""
+    with run_lock(store_url):
+        return _run_locked(loaded, store, store_url, command=command, env=env, log_dir=log_dir,
+                           on_stage=on_stage)
+
+
+def _run_locked(loaded: LoadedConfig, store: Store, store_url: str, *, command: str,
+                env: Mapping[str, str] | None, log_dir: Path | None,
+                on_stage: Callable[[StageReport], None] | None) -> RunOutcome:
     pipeline = loaded.pipeline
     run_id = store.start_run(command, str(loaded.path))
     reports: list[StageReport] = []
