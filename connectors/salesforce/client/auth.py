@@ -1,0 +1,123 @@
+"""OAuth 2.0 against a configurable token endpoint: client credentials, JWT bearer, username-password.
+
+simple-salesforce's login helpers hard-code ``*.salesforce.com``; a sandbox My Domain or the local
+stand-in needs the token URL to come from config, so crm2 does the token exchange itself.
+Secrets are read from environment variables whose *names* are configured, so config files never
+hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jwt
+import requests
+
+from connectors.salesforce.client.errors import AuthenticationError, TransientError, error_from_response
+
+AuthFlow = Literal["client_credentials", "jwt_bearer", "password"]
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str = field(repr=False)
+    instance_url: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Everything a token request needs; secret values never appear in repr()."""
+
+    flow: AuthFlow
+    token_url: str
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    audience: str | None = None
+
+    @classmethod
+    def from_env(cls, *, flow: AuthFlow, login_url: str, client_id: str, username: str | None = None,
+                 client_secret_env: str | None = None, password_env: str | None = None,
+                 security_token_env: str | None = None, private_key_env: str | None = None,
+                 audience: str | None = None) -> Credentials:
+        """Resolve secrets from the named environment variables; a missing one is a config error."""
+
+        def secret(env_name: str | None, what: str, *, required: bool) -> str | None:
+            if not env_name:
+                if required:
+                    raise AuthenticationError(f"auth_flow '{flow}' needs {what}_env (an environment variable name)")
+                return None
+            value = os.environ.get(env_name)
+            if value is None and required:
+                raise AuthenticationError(f"environment variable {env_name} ({what}) is not set")
+            _register_secret(value)
+            return value
+
+        base = login_url.rstrip("/")
+        if flow == "client_credentials":
+            return cls(flow, f"{base}/services/oauth2/token", client_id,
+                       client_secret=secret(client_secret_env, "client_secret", required=True))
+        if flow == "password":
+            if not username:
+                raise AuthenticationError("auth_flow 'password' needs username")
+            return cls(flow, f"{base}/services/oauth2/token", client_id,
+                       client_secret=secret(client_secret_env, "client_secret", required=False),
+                       username=username, password=secret(password_env, "password", required=True),
+                       security_token=secret(security_token_env, "security_token", required=False))
+        if not username:
+            raise AuthenticationError("auth_flow 'jwt_bearer' needs username")
+        return cls(flow, f"{base}/services/oauth2/token", client_id, username=username,
+                   private_key=secret(private_key_env, "private_key", required=True), audience=audience or base)
+
+    def token_request_body(self) -> dict[str, str]:
+        if self.flow == "client_credentials":
+            return {"grant_type": "client_credentials", "client_id": self.client_id,
+                    "client_secret": self.client_secret or ""}
+        if self.flow == "password":
+            body = {"grant_type": "password", "client_id": self.client_id, "username": self.username or "",
+                    "password": (self.password or "") + (self.security_token or "")}
+            if self.client_secret:
+                body["client_secret"] = self.client_secret
+            return body
+        now = int(time.time())
+        claims = {"iss": self.client_id, "sub": self.username, "aud": self.audience, "exp": now + 180}
+        assertion = jwt.encode(claims, self.private_key or "", algorithm="RS256")
+        return {"grant_type": JWT_GRANT, "assertion": assertion}
+
+
+def _register_secret(value: str | None) -> None:
+    # crm2's log redaction masks registered values everywhere; optional so the client stands alone.
+    try:
+        from sync.redaction import register_secret
+    except ImportError:  # pragma: no cover - the client used outside crm2
+        return
+    register_secret(value)
+
+
+def fetch_token(session: requests.Session, credentials: Credentials, *, timeout: float) -> Token:
+    """One token request. Network failures and 5xx are transient; a refusal is not."""
+    try:
+        response = session.post(credentials.token_url, data=credentials.token_request_body(), timeout=timeout)
+    except requests.exceptions.SSLError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            raise AuthenticationError("TLS verification of the token endpoint failed; check ca_bundle",
+                                      error_code="TLS_VERIFY_FAILED") from None
+        raise TransientError(f"token endpoint unreachable: {type(exc).__name__}") from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TransientError(f"token endpoint unreachable: {type(exc).__name__}") from None
+    if response.status_code >= 500:
+        raise error_from_response(response)
+    if response.status_code != 200:
+        err = error_from_response(response)
+        raise AuthenticationError(f"token request refused: {err.error_code or err.status}",
+                                  status=response.status_code, error_code=err.error_code)
+    body = response.json()
+    _register_secret(body.get("access_token"))
+    return Token(access_token=body["access_token"], instance_url=body["instance_url"].rstrip("/"))
