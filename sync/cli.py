@@ -215,6 +215,22 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
+@STORE_OPTION
+@click.option("--out", type=click.Path(path_type=Path), default=Path("crm2-report.html"), show_default=True,
+              help="Where to write the HTML file.")
+@handled
+def report(store: str | None, out: Path) -> None:
+    """Write one self-contained HTML report: tiers, churn risk, lifecycle, data quality, sync volumes."""
+    from sync import report as reporting
+    from sync.store import Store
+
+    with Store.open(store) as st:
+        data = reporting.collect(st)
+    out.write_text(reporting.render(data), encoding="utf-8")
+    click.echo(f"wrote {out} ({data.golden_customers:,} golden customers, {len(data.runs)} runs)")
+
+
+@cli.command()
 @click.option("--customers", default=1000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--seed", default=42, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
