@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from connectors.salesforce.client.errors import BudgetReached
 
-_API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_API_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 
 
 def parse_limit_info(header: str | None) -> tuple[int, int] | None:
