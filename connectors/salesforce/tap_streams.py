@@ -8,6 +8,10 @@ and the next query asks Salesforce for what comes strictly after that pair, in t
     WHERE SystemModstamp > :ts OR (SystemModstamp = :ts AND Id > :id) ORDER BY SystemModstamp, Id
 
 Letting Salesforce do the comparison keeps it consistent with Salesforce's own ``ORDER BY Id``.
+
+Bulk 2.0 should not be given ORDER BY (it disables PK chunking and invites timeouts), so Bulk
+results are collected and sorted here by (SystemModstamp, Id) before the first one is emitted.
+Ids are base62 with digits < upper < lower case, so Python's string order is Salesforce's order.
 """
 
 from __future__ import annotations
@@ -74,10 +78,15 @@ class SObjectStream(Stream):
             return f"{rk} >= {ts}"
         return f"({rk} > {ts} OR ({rk} = {ts} AND Id > '{_soql_escape(last_id)}'))"
 
-    def soql(self, where: str) -> str:
-        order = f" ORDER BY {self.replication_key}, Id" if self.replication_key else " ORDER BY Id"
+    def soql(self, where: str, *, ordered: bool = True) -> str:
+        order = ""
+        if ordered:
+            order = f" ORDER BY {self.replication_key}, Id" if self.replication_key else " ORDER BY Id"
         return (f"SELECT {', '.join(self.selected_fields())} FROM {self.sobject}"
                 + (f" WHERE {where}" if where else "") + order)
+
+    def sort_key(self, record: dict[str, Any]) -> tuple[str, str]:
+        return (record.get(self.replication_key or "") or "", record["Id"])
 
     # -- fetching -----------------------------------------------------------------------------
 
@@ -103,14 +112,14 @@ class SObjectStream(Stream):
             use_bulk = count > cfg.bulk_threshold
             self.logger.info("%s: %d rows to extract via %s", self.name, count, "Bulk 2.0" if use_bulk else "REST")
         self.api_used = "bulk" if use_bulk else "rest"
-        soql = self.soql(where)
-        raw: Iterable[dict[str, Any]]
         if use_bulk:
-            raw = BulkQuery(client, soql, include_deleted=cfg.include_deleted,
-                            options=BulkQueryOptions(poll_max=cfg.bulk_poll_max, timeout=cfg.bulk_timeout)).records()
-        else:
-            raw = client.query(soql, include_deleted=cfg.include_deleted, batch_size=cfg.page_size)
-        for row in raw:
+            job = BulkQuery(client, self.soql(where, ordered=False), include_deleted=cfg.include_deleted,
+                            options=BulkQueryOptions(poll_max=cfg.bulk_poll_max, timeout=cfg.bulk_timeout))
+            # Everything is fetched before anything is emitted: a stop mid-download leaves the
+            # bookmark untouched, and sorted output keeps the bookmark exact.
+            yield from sorted((coerce_record(row, self.kinds) for row in job.records()), key=self.sort_key)
+            return
+        for row in client.query(self.soql(where), include_deleted=cfg.include_deleted, batch_size=cfg.page_size):
             yield coerce_record(row, self.kinds)
 
     # -- bookmark -----------------------------------------------------------------------------
