@@ -122,3 +122,55 @@ check_results = sa.Table(
     sa.Column("details", Json),
     sa.Column("at", Timestamp, nullable=False),
 )
+
+# -- entity resolution (migration 0003) ------------------------------------------------------
+# Each resolvable source record gets a compact integer id (rid) so keys and pairs stay small;
+# its prepared comparison values are kept so a pair is scored without re-normalising.
+match_records = sa.Table(
+    "match_records", metadata,
+    sa.Column("rid", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("source_system", sa.String(64), nullable=False),
+    sa.Column("source_object", sa.String(128), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("features", Json, nullable=False),
+    sa.Column("run_id", sa.String(36)),
+    sa.UniqueConstraint("source_system", "source_object", "source_id", name="uq_match_records_ref"),
+    sa.Index("ix_match_records_entity", "entity"),
+)
+
+match_keys = sa.Table(
+    "match_keys", metadata,
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("rid", sa.Integer, primary_key=True),
+    sa.Index("ix_match_keys_rid", "rid"),
+)
+
+match_pairs = sa.Table(
+    "match_pairs", metadata,
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("left_rid", sa.Integer, primary_key=True),
+    sa.Column("right_rid", sa.Integer, primary_key=True),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),  # match | review
+    sa.Column("rule", sa.String(128), nullable=False),
+    sa.Column("details", Json),
+    sa.Column("run_id", sa.String(36)),
+    sa.Index("ix_match_pairs_right", "right_rid"),
+    sa.Index("ix_match_pairs_entity_decision", "entity", "decision"),
+)
+
+# Decisions by people (review confirm/reject, unmerge), keyed by source reference text so they
+# outlive the records' rids; must_not_link keeps an unmerge undone on every later run.
+match_constraints = sa.Table(
+    "match_constraints", metadata,
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("left_ref", sa.String(512), primary_key=True),
+    sa.Column("right_ref", sa.String(512), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # must_link | must_not_link
+    sa.Column("reason", sa.Text),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("created_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,41 @@
+"""Blocking keys: which records are worth comparing at all.
+
+Each rule turns a record into zero or more key strings (a list-valued normaliser, such as
+name tokens, yields one key per value). Two records are candidates when they share any key,
+so the number of pairs grows with block sizes, not with the square of the record count.
+Keys are prefixed with the rule name so different rules never collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import product
+from typing import Any
+
+from sync.resolve.normalize import NORMALIZERS
+from sync.resolve.spec import BlockingRule
+
+
+def field_value(record: Mapping[str, Any], path: str) -> Any:
+    """A possibly dotted field (``address.city``) of a record; None when any step is missing."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def keys_for(record: Mapping[str, Any], rules: Iterable[BlockingRule]) -> list[str]:
+    keys: set[str] = set()
+    for rule in rules:
+        parts: list[list[str]] = []
+        for part in rule.key:
+            value = NORMALIZERS[part.normalize](field_value(record, part.field))
+            values = [v for v in (value if isinstance(value, list) else [value]) if v]
+            if not values:
+                break
+            parts.append([str(v) for v in values])
+        else:
+            keys.update(f"{rule.name}:" + "|".join(combo) for combo in product(*parts))
+    return sorted(keys)

@@ -1,0 +1,340 @@
+"""Incremental resolution of staged records into golden records, inside the store.
+
+A run has three steps, all in one transaction so golden records move consistently:
+
+1. **refresh** — staged records that are new or whose content hash changed since they were
+   last resolved get their comparison values prepared and their blocking keys rewritten;
+   records deleted at source or quarantined leave the match state.
+2. **score** — only those changed records are paired, through shared blocking keys looked up
+   in SQL, with every record already known; pairs scored match or review are kept.
+3. **cluster** — clusters are rebuilt from the kept links and people's decisions (cheap: no
+   scoring), compared with the golden records they had, and only clusters that changed get
+   new golden data, ids, crosswalk rows and merge audit entries.
+
+Memory holds integer ids and golden ids, not records: keys, prepared values and pairs live in
+the store, and records are read in pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from sync.resolve.blocking import keys_for
+from sync.resolve.cluster import UnionFind, assign_ids, group
+from sync.resolve.scoring import Scorer
+from sync.resolve.spec import EntityRules, MatchConfig
+from sync.resolve.survivorship import Member, survive
+from sync.store.schema import (
+    crosswalk,
+    golden,
+    match_constraints,
+    match_keys,
+    match_pairs,
+    match_records,
+    staging,
+)
+from sync.store.store import AuditEntry, Store, now, to_json
+
+ACTIVE = ("loaded", "merged")
+PARAMS = 500  # bound parameters per IN list: well under SQLite's limit
+
+T = TypeVar("T")
+
+
+def ref_text(system: str, obj: str, source_id: str) -> str:
+    return f"{system}/{obj}/{source_id}"
+
+
+def parse_ref(text: str) -> tuple[str, str, str]:
+    system, obj, source_id = text.split("/", 2)
+    return system, obj, source_id
+
+
+def chunks(items: Sequence[T], size: int = PARAMS) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _same_ref(a: sa.Table, b: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(a.c.source_system == b.c.source_system, a.c.source_object == b.c.source_object,
+                   a.c.source_id == b.c.source_id)
+
+
+@dataclass
+class ResolveResult:
+    entity: str
+    records: int = 0
+    changed: int = 0
+    removed: int = 0
+    pairs_scored: int = 0
+    matches: int = 0
+    reviews: int = 0
+    clusters_written: int = 0
+    merges: int = 0
+    retired: int = 0
+    golden: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None = None,
+            *, page: int = 2000) -> ResolveResult:
+    """Bring golden records of ``entity`` up to date with staging; returns what changed."""
+    rules = config.rules_for(entity)
+    scorer = Scorer(rules)
+    result = ResolveResult(entity)
+    with store.begin() as conn:
+        dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
+        _score(conn, entity, rules, scorer, dirty, run_id, result)
+        _recluster(store, conn, entity, rules, set(dirty), touched, run_id, result)
+    return result
+
+
+# -- 1. refresh ------------------------------------------------------------------------------
+def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, run_id: str | None,
+             page: int, result: ResolveResult) -> tuple[list[int], set[str]]:
+    s, c, m = staging, crosswalk, match_records
+    touched: set[str] = set()
+    gone = conn.execute(
+        sa.select(m.c.rid, c.c.golden_id)
+        .select_from(m.outerjoin(c, _same_ref(m, c)).outerjoin(s, _same_ref(m, s)))
+        .where(m.c.entity == entity, sa.or_(c.c.source_id.is_(None), c.c.status.not_in(ACTIVE),
+                                            s.c.source_id.is_(None), s.c.deleted.is_(True)))).all()
+    gone_rids = [r.rid for r in gone]
+    touched.update(r.golden_id for r in gone if r.golden_id)
+    _forget(conn, gone_rids, drop_records=True)
+    result.removed = len(gone_rids)
+
+    dirty: list[int] = []
+    ref_cols = (s.c.source_system, s.c.source_object, s.c.source_id)
+    last: tuple[str, str, str] | None = None
+    while True:
+        query = (sa.select(*ref_cols, s.c.data, s.c.content_hash, m.c.rid)
+                 .select_from(s.join(c, _same_ref(s, c)).outerjoin(m, _same_ref(s, m)))
+                 .where(s.c.entity == entity, c.c.status.in_(ACTIVE), s.c.deleted.is_(False),
+                        sa.or_(m.c.rid.is_(None), m.c.content_hash != s.c.content_hash))
+                 .order_by(*ref_cols).limit(page))
+        if last is not None:
+            query = query.where(sa.tuple_(*ref_cols) > sa.tuple_(*(sa.literal(v) for v in last)))
+        rows = conn.execute(query).all()
+        if not rows:
+            break
+        last = (rows[-1].source_system, rows[-1].source_object, rows[-1].source_id)
+        changed = [r for r in rows if r.rid is not None]
+        new = [r for r in rows if r.rid is None]
+        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(r.data),
+                                                                      keys_for(r.data, rules.blocking))
+                    for r in rows}
+        _forget(conn, [r.rid for r in changed], drop_records=False)
+        if changed:
+            conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
+                content_hash=sa.bindparam("b_hash"), features=sa.bindparam("b_features"), run_id=run_id),
+                [{"b_rid": r.rid, "b_hash": r.content_hash,
+                  "b_features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in changed])
+        rid_of = {(r.source_system, r.source_object, r.source_id): r.rid for r in changed}
+        if new:
+            inserted = conn.execute(
+                m.insert().returning(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id,
+                                     sort_by_parameter_order=True),
+                [{"entity": entity, "source_system": r.source_system, "source_object": r.source_object,
+                  "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
+                  "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
+            rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
+        key_rows = [{"entity": entity, "key": key[:255], "rid": rid_of[ref]}
+                    for ref, (_, keys) in prepared.items() for key in dict.fromkeys(k[:255] for k in keys)]
+        if key_rows:
+            conn.execute(match_keys.insert(), key_rows)
+        dirty.extend(rid_of.values())
+    result.changed = len(dirty)
+    return dirty, touched
+
+
+def _forget(conn: Connection, rids: Sequence[int], *, drop_records: bool) -> None:
+    """Drop keys and machine-scored pairs of these records (people's decisions are kept)."""
+    for part in chunks(list(rids)):
+        conn.execute(match_keys.delete().where(match_keys.c.rid.in_(part)))
+        conn.execute(match_pairs.delete().where(
+            sa.or_(match_pairs.c.left_rid.in_(part), match_pairs.c.right_rid.in_(part))))
+        if drop_records:
+            conn.execute(match_records.delete().where(match_records.c.rid.in_(part)))
+
+
+# -- 2. score --------------------------------------------------------------------------------
+def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, dirty: list[int],
+           run_id: str | None, result: ResolveResult) -> None:
+    if not dirty:
+        return
+    big = sa.Table("crm2_big_keys", sa.MetaData(), sa.Column("key", sa.String(255), primary_key=True),
+                   prefixes=["TEMPORARY"])
+    big.create(conn)
+    try:
+        conn.execute(big.insert().from_select(["key"], sa.select(match_keys.c.key).where(
+            match_keys.c.entity == entity).group_by(match_keys.c.key).having(
+            sa.func.count() > rules.max_block_size)))
+        a, b = match_keys.alias("a"), match_keys.alias("b")
+        dirty_set = set(dirty)
+        cache: dict[int, Any] = {}
+        for part in chunks(sorted(dirty)):
+            found = conn.execute(
+                sa.select(a.c.rid, b.c.rid.label("other")).distinct()
+                .select_from(a.join(b, sa.and_(a.c.entity == b.c.entity, a.c.key == b.c.key,
+                                               a.c.rid != b.c.rid)))
+                .where(a.c.entity == entity, a.c.rid.in_(part), a.c.key.not_in(sa.select(big.c.key)))).all()
+            # a pair of two changed records is met from both sides: score it once
+            pairs = sorted({(min(x, y), max(x, y)) for x, y in found if y not in dirty_set or x < y})
+            if not pairs:
+                continue
+            if len(cache) > 200_000:
+                cache.clear()
+            need = sorted({r for p in pairs for r in p} - cache.keys())
+            for ids in chunks(need):
+                cache.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
+                                          .where(match_records.c.rid.in_(ids))).tuples().all())
+            keep = []
+            for left, right in pairs:
+                score = scorer.score(cache[left], cache[right])
+                if score.decision == "no_match":
+                    continue
+                keep.append({"entity": entity, "left_rid": left, "right_rid": right, "weight": score.weight,
+                             "decision": score.decision, "rule": score.rule, "details": score.details(),
+                             "run_id": run_id})
+            result.pairs_scored += len(pairs)
+            result.matches += sum(1 for k in keep if k["decision"] == "match")
+            result.reviews += sum(1 for k in keep if k["decision"] == "review")
+            if keep:
+                conn.execute(match_pairs.insert(), keep)
+    finally:
+        big.drop(conn)
+
+
+# -- 3. cluster ------------------------------------------------------------------------------
+def _constraints(conn: Connection, entity: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    rows = conn.execute(sa.select(match_constraints).where(match_constraints.c.entity == entity)).all()
+    refs = sorted({r.left_ref for r in rows} | {r.right_ref for r in rows})
+    rid_of: dict[str, int] = {}
+    m = match_records
+    for part in chunks([parse_ref(r) for r in refs], 150):
+        found = conn.execute(sa.select(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id).where(
+            sa.tuple_(m.c.source_system, m.c.source_object, m.c.source_id).in_(part)))
+        rid_of.update({ref_text(x.source_system, x.source_object, x.source_id): x.rid for x in found})
+    must, never = [], []
+    for r in rows:
+        if r.left_ref in rid_of and r.right_ref in rid_of:
+            (must if r.kind == "must_link" else never).append((rid_of[r.left_ref], rid_of[r.right_ref]))
+    return must, never
+
+
+def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, dirty: set[int],
+               touched: set[str], run_id: str | None, result: ResolveResult) -> None:
+    m, c = match_records, crosswalk
+    previous: dict[int, str | None] = {}
+    members_of: dict[str, int] = {}
+    for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
+                                 .where(m.c.entity == entity)).tuples():
+        previous[rid] = gid
+        if gid is not None:
+            members_of[gid] = members_of.get(gid, 0) + 1
+    result.records = len(previous)
+
+    uf = UnionFind()
+    must, never = _constraints(conn, entity)
+    for x, y in never:
+        uf.forbid(x, y)
+    for x, y in must:
+        uf.union(x, y)
+    links = conn.execute(sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid)
+                         .where(match_pairs.c.entity == entity, match_pairs.c.decision == "match")
+                         .order_by(match_pairs.c.weight.desc(), match_pairs.c.left_rid, match_pairs.c.right_rid))
+    for x, y in links.tuples():
+        uf.union(x, y)
+    clusters = group(previous, uf.find)
+    result.golden = len(clusters)
+
+    affected: list[list[int]] = []
+    for members in clusters.values():
+        first = previous[members[0]]
+        same = (first is not None and first not in touched and members_of.get(first) == len(members)
+                and all(previous[x] == first for x in members) and not any(x in dirty for x in members))
+        if not same:
+            affected.append(members)
+    if not affected and not touched:
+        return
+
+    ref_of: dict[int, str] = {}
+    wanted = [x for members in affected for x in members]
+    for part in chunks(wanted):
+        ref_of.update((x.rid, ref_text(x.source_system, x.source_object, x.source_id)) for x in conn.execute(
+            sa.select(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id).where(m.c.rid.in_(part))))
+    ref_lists = [sorted(ref_of[x] for x in members) for members in affected]
+    prev_by_ref = {ref_of[x]: previous[x] for x in wanted}
+
+    existing: dict[str, tuple[Any, str | None]] = {
+        g: (created, merged) for g, created, merged in conn.execute(
+            sa.select(golden.c.golden_id, golden.c.created_at, golden.c.merged_into)
+            .where(golden.c.entity == entity)).tuples()}
+    assignment = assign_ids(
+        ref_lists, prev_by_ref, age=lambda g: str(existing[g][0]) if g in existing else "~",
+        prefix=rules.id_prefix, in_use=lambda g: g in existing and existing[g][1] is None, touched=touched)
+
+    stamp = now()
+    audits: list[AuditEntry] = []
+    obj = f"golden_{entity}"
+    order = sorted(range(len(affected)), key=lambda i: ref_lists[i][0])
+    for batch in chunks(order, 1000):
+        rids = [x for i in batch for x in affected[i]]
+        data_of: dict[str, Any] = {}
+        for part in chunks(rids):
+            found = conn.execute(sa.select(m.c.rid, staging.c.data).select_from(
+                m.join(staging, _same_ref(m, staging))).where(m.c.rid.in_(part)))
+            data_of.update((ref_of[x.rid], x.data) for x in found)
+        inserts, updates, xwalk = [], [], []
+        for i in batch:
+            gid, refs = assignment.ids[i], ref_lists[i]
+            members = [Member(ref, parse_ref(ref)[0], data_of[ref]) for ref in refs]
+            fields, lineage = survive(members, rules.survivorship)
+            sources = [dict(zip(("system", "object", "id"), parse_ref(ref), strict=True)) for ref in refs]
+            data = to_json({**fields, "sources": sources, "lineage": lineage})
+            if gid in existing:
+                updates.append({"b_gid": gid, "b_data": data})
+            else:
+                inserts.append({"golden_id": gid, "entity": entity, "data": data, "merged_into": None,
+                                "run_id": run_id, "created_at": stamp, "updated_at": stamp})
+            for n, ref in enumerate(refs):
+                system, source_object, source_id = parse_ref(ref)
+                xwalk.append({"b_sys": system, "b_obj": source_object, "b_id": source_id, "b_gid": gid,
+                              "b_status": "loaded" if n == 0 else "merged"})
+        if inserts:
+            conn.execute(golden.insert(), inserts)
+        if updates:
+            conn.execute(golden.update().where(golden.c.golden_id == sa.bindparam("b_gid")).values(
+                data=sa.bindparam("b_data"), merged_into=None, run_id=run_id, updated_at=stamp), updates)
+        conn.execute(c.update().where(c.c.source_system == sa.bindparam("b_sys"),
+                                      c.c.source_object == sa.bindparam("b_obj"),
+                                      c.c.source_id == sa.bindparam("b_id")).values(
+            golden_id=sa.bindparam("b_gid"), status=sa.bindparam("b_status"), run_id=run_id, updated_at=stamp),
+            xwalk)
+    result.clusters_written = len(affected)
+
+    for old, keep in sorted(assignment.merged.items()):
+        conn.execute(golden.update().where(golden.c.golden_id == old).values(
+            merged_into=keep, run_id=run_id, updated_at=stamp))
+        audits.append(AuditEntry("merge", "crm2", obj, old, "merged_into", None, keep))
+    for old in sorted(assignment.retired - set(assignment.ids)):
+        if old in existing:
+            conn.execute(golden.delete().where(golden.c.golden_id == old))
+            audits.append(AuditEntry("retire", "crm2", obj, old, None, {"golden_id": old}, None))
+    result.merges = len(assignment.merged)
+    result.retired = len(assignment.retired - set(assignment.ids))
+    store.audit(conn, audits, run_id)
+
+
+def resolve_all(store: Store, config: MatchConfig, run_id: str | None = None,
+                entities: Iterable[str] | None = None) -> list[ResolveResult]:
+    """Resolve every entity the match rules cover (or the ones named)."""
+    return [resolve(store, config, e, run_id) for e in (entities or config.entities)]

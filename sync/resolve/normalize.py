@@ -1,0 +1,204 @@
+"""Value normalisers shared by blocking keys and comparators.
+
+Each normaliser turns one raw field value into a comparable form (or None when there is
+nothing to compare). Blocking keys and comparators refer to them by name in match YAML, so
+the same names can later be compiled to SQL/Spark expressions. The mapping engine has its own
+transforms for mapping; these are the matching-side forms (legal suffixes dropped, Chinese
+folded to simplified and pinyin) and are kept here until the two are merged.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import opencc
+from pypinyin import lazy_pinyin
+
+_T2S = opencc.OpenCC("t2s")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+# Legal forms carry no identity: "Acme Ltd" and "ACME Limited" are the same company.
+LEGAL_SUFFIXES_LATIN = frozenset((
+    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
+    "plc", "pllc", "gmbh", "mbh", "ag", "kg", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab",
+    "as", "asa", "aps", "pty", "pte", "kk", "sdn", "bhd", "se", "oyj", "group", "holdings", "holding",
+    "the", "and",
+))
+# Longest first so "股份有限公司" is removed whole rather than leaving "股份".
+LEGAL_SUFFIXES_CJK = ("股份有限公司", "有限责任公司", "有限公司", "集团公司", "责任公司", "集团", "公司", "株式会社")
+LOCATION_PAREN = re.compile(r"[(（][^)）]{1,12}[)）]")
+
+
+def text(value: Any) -> str | None:
+    """NFKC (full-width to half-width), case-folded, single-spaced; None when blank."""
+    if value is None:
+        return None
+    out = _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip().casefold()
+    return out or None
+
+
+def simplified(value: str) -> str:
+    """Traditional Chinese folded to simplified; other scripts pass through."""
+    return _T2S.convert(value) if _CJK.search(value) else value
+
+
+def has_cjk(value: str) -> bool:
+    return bool(_CJK.search(value))
+
+
+def digits(value: Any) -> str | None:
+    s = text(value)
+    if s is None:
+        return None
+    out = "".join(ch for ch in s if ch.isdigit())
+    return out or None
+
+
+def alnum_upper(value: Any) -> str | None:
+    s = text(value)
+    if s is None:
+        return None
+    out = "".join(ch for ch in s if ch.isalnum()).upper()
+    return out or None
+
+
+@lru_cache(maxsize=65536)
+def _company(value: str) -> tuple[str, str] | None:
+    s = text(value)
+    if s is None:
+        return None
+    s = simplified(s)
+    s = LOCATION_PAREN.sub(" ", s) if has_cjk(s) else s
+    s = _PUNCT.sub(" ", s).replace("&", " ")
+    if has_cjk(s):
+        compact = s.replace(" ", "")
+        for suffix in LEGAL_SUFFIXES_CJK:
+            if compact.endswith(suffix) and len(compact) > len(suffix) + 1:
+                compact = compact[: -len(suffix)]
+                break
+        latin_parts = [p for p in re.split(r"([\u3400-\u9fff]+)", compact) if p]
+        latin = "".join("".join(lazy_pinyin(p)) if has_cjk(p) else p for p in latin_parts)
+        return compact, latin
+    tokens = [t for t in s.split() if t not in LEGAL_SUFFIXES_LATIN]
+    if not tokens:
+        tokens = s.split()
+    canonical = " ".join(tokens)
+    return canonical, canonical.replace(" ", "")
+
+
+def company_name(value: Any) -> str | None:
+    """Canonical company name: simplified, half-width, lower case, no legal suffix or punctuation."""
+    found = _company(str(value)) if value is not None else None
+    return found[0] if found else None
+
+
+def company_latin(value: Any) -> str | None:
+    """The name in Latin letters without spaces: pinyin for Chinese, so scripts can meet."""
+    found = _company(str(value)) if value is not None else None
+    return found[1] if found else None
+
+
+def company_tokens(value: Any) -> list[str] | None:
+    """Distinctive name tokens for blocking: words of 3+ letters, or Chinese character bigrams."""
+    canonical = company_name(value)
+    if canonical is None:
+        return None
+    if has_cjk(canonical):
+        return sorted({canonical[i:i + 2] for i in range(max(1, len(canonical) - 1))})
+    return sorted({t for t in canonical.split() if len(t) >= 3}) or [canonical]
+
+
+def company_prefix(value: Any) -> str | None:
+    """First six Latin letters of the name (pinyin for Chinese): meets across scripts."""
+    latin = company_latin(value)
+    return latin[:6] if latin else None
+
+
+def phone(value: Any) -> str | None:
+    """Digits of a phone number without international prefix zeros (E.164 without '+')."""
+    d = digits(value)
+    if d is None:
+        return None
+    d = d.lstrip("0") if str(value).strip().startswith("00") else d
+    return d if len(d) >= 6 else None
+
+
+def phone_tail(value: Any) -> str | None:
+    """Last eight digits: the subscriber part survives national/international spelling."""
+    d = phone(value)
+    return d[-8:] if d else None
+
+
+def email(value: Any) -> str | None:
+    s = text(value)
+    if s is None or "@" not in s:
+        return None
+    local, _, domain_part = s.rpartition("@")
+    local = local.split("+", 1)[0]
+    return f"{local}@{domain_part}" if local and domain_part else None
+
+
+def domain(value: Any) -> str | None:
+    """Registered host of a URL, e-mail address or bare domain, without 'www.'."""
+    s = text(value)
+    if s is None:
+        return None
+    if "@" in s and "//" not in s:
+        s = s.rpartition("@")[2]
+    s = re.sub(r"^[a-z][a-z0-9+.-]*://", "", s)
+    s = s.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0].strip(".")
+    if s.startswith("www."):
+        s = s[4:]
+    return s if "." in s else None
+
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def uscc_valid(code: str) -> bool:
+    """True for an 18-character Chinese unified social credit code with a correct check char."""
+    if len(code) != 18 or any(ch not in USCC_CHARS for ch in code):
+        return False
+    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+    return USCC_CHARS[(31 - total % 31) % 31] == code[17]
+
+
+def tax_id(value: Any) -> str | None:
+    """Tax id as upper-case letters and digits only (full-width folded, separators dropped)."""
+    return alnum_upper(value)
+
+
+def first_token(value: Any) -> str | None:
+    s = text(value)
+    return s.split()[0] if s else None
+
+
+def year(value: Any) -> str | None:
+    d = digits(value)
+    return d[:4] if d and len(d) >= 4 else None
+
+
+NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+    "text": text,
+    "digits": digits,
+    "alnum_upper": alnum_upper,
+    "company_name": company_name,
+    "company_latin": company_latin,
+    "company_tokens": company_tokens,
+    "company_prefix": company_prefix,
+    "phone": phone,
+    "phone_tail": phone_tail,
+    "email": email,
+    "domain": domain,
+    "tax_id": tax_id,
+    "first_token": first_token,
+    "year": year,
+}
+"""Normalisers by the name match YAML uses."""
