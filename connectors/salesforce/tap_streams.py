@@ -43,9 +43,10 @@ class SObjectStream(Stream):
                  kinds: dict[str, Kind]) -> None:
         self.sobject = sobject
         self.kinds = kinds
-        props = schema.get("properties", {})
-        self.replication_key = next((k for k in REPLICATION_KEY_CANDIDATES if k in props), None)
         super().__init__(tap=tap, schema=schema, name=sobject)
+        props = schema.get("properties", {})
+        # After super().__init__, which resets it; a catalog entry may still override it later.
+        self.replication_key = next((k for k in REPLICATION_KEY_CANDIDATES if k in props), None)
         self.sf_tap = tap
         self.api_used: str | None = None
 

@@ -101,10 +101,16 @@ def _register_secret(value: str | None) -> None:
     register_secret(value)
 
 
-def fetch_token(session: requests.Session, credentials: Credentials, *, timeout: float) -> Token:
-    """One token request. Network failures and 5xx are transient; a refusal is not."""
+def fetch_token(session: requests.Session, credentials: Credentials, *, timeout: float,
+                verify: str | bool = True) -> Token:
+    """One token request. Network failures and 5xx are transient; a refusal is not.
+
+    ``verify`` is passed per request because requests lets REQUESTS_CA_BUNDLE override a
+    session-level setting, which would silently swap a configured CA bundle for another.
+    """
     try:
-        response = session.post(credentials.token_url, data=credentials.token_request_body(), timeout=timeout)
+        response = session.post(credentials.token_url, data=credentials.token_request_body(), timeout=timeout,
+                                verify=verify)
     except requests.exceptions.SSLError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             raise AuthenticationError("TLS verification of the token endpoint failed; check ca_bundle",

@@ -58,7 +58,9 @@ class SalesforceClient:
         self.retry = retry or RetryPolicy()
         self.session = session or requests.Session()
         # A CA bundle path narrows trust to that CA; without one, the system store is used.
-        self.session.verify = ca_bundle if ca_bundle else True
+        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override session.verify.
+        self.verify: str | bool = ca_bundle if ca_bundle else True
+        self.session.verify = self.verify
         self.session.headers["Accept-Encoding"] = "gzip"
         self._token: Token | None = None
 
@@ -67,7 +69,7 @@ class SalesforceClient:
     def authenticate(self) -> None:
         self.budget.record_auth()
         self._token = self._retrying(lambda: fetch_token(self.session, self.credentials,
-                                                         timeout=self.retry.read_timeout))
+                                                         timeout=self.retry.read_timeout, verify=self.verify))
 
     @property
     def instance_url(self) -> str:
@@ -93,7 +95,7 @@ class SalesforceClient:
     def _retrying(self, fn: Any) -> Any:
         retryer = Retrying(
             stop=stop_after_attempt(self.retry.max_attempts),
-            wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait,
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_wait, max=self.retry.max_wait,
                                          jitter=self.retry.initial_wait),
             retry=retry_if_exception_type(TransientError),
             reraise=True,
@@ -112,7 +114,7 @@ class SalesforceClient:
             assert self._token is not None
             all_headers = {"Authorization": f"Bearer {self._token.access_token}", **(headers or {})}
             try:
-                response = self.session.request(method, url, headers=all_headers,
+                response = self.session.request(method, url, headers=all_headers, verify=self.verify,
                                                 timeout=(self.retry.connect_timeout, self.retry.read_timeout),
                                                 **kwargs)
             except requests.exceptions.SSLError as exc:
