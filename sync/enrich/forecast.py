@@ -41,9 +41,12 @@ def smoothing_weights(n: int, alpha: Decimal) -> list[Decimal]:
     if n == 0:
         return []
     keep = 1 - alpha
-    weights = [alpha * keep ** (n - 1 - i) for i in range(n)]
-    weights[0] = keep ** (n - 1)  # the first period seeds the level
-    return weights
+    weights, factor = [], Decimal(1)
+    for _ in range(n - 1):  # newest first: alpha, alpha*keep, ...; built by hand since 0**0 is undefined in Decimal
+        weights.append(alpha * factor)
+        factor *= keep
+    weights.append(factor)  # the oldest period seeds the level and keeps what is left
+    return weights[::-1]
 
 
 def forecast_revenue(events: Sequence[tuple[int, Decimal, Decimal, bool]], spec: ForecastSpec,

@@ -65,7 +65,7 @@ MEASURES: dict[str, str] = {
     "won_deals_12m": "deals won with a close date in the last 365 days",
     "tenure_days": "days since the customer was created (or first seen in activity)",
     "tenure_years": "tenure_days / 365.25",
-    "terminated": "the relationship was deliberately ended on or before as_of",
+    "terminated": "the relationship was deliberately ended before as_of",
     "kind": "direct, partner, distributor or supplier",
 }
 
@@ -311,7 +311,7 @@ def compute_measures(activity: CustomerActivity, spec: RevenueSpec, as_of: date,
         start_ago = (as_of - day_of(activity.created_at)).days
     m["tenure_days"] = start_ago
     m["tenure_years"] = start_ago / 365.25 if start_ago is not None else None
-    m["terminated"] = activity.terminated_on is not None and activity.terminated_on <= as_of
+    m["terminated"] = activity.terminated_on is not None and activity.terminated_on < as_of
     m["kind"] = activity.kind
     return m
 

@@ -77,7 +77,7 @@ class RfmBoundaries:
         scores = self.scores(measures)
         if scores is None:
             return Score.model_construct(name="rfm", value="n/a", band="no_orders", computed_at=None, reasons=[
-                Contribution.model_construct(factor="orders", value=0, contribution=0.0, note="never ordered")])
+                Contribution.model_construct(factor="orders", value=0.0, contribution=0.0, note="never ordered")])
         raw = (measures.get("days_since_last_order"), measures.get("orders_12m"), measures.get("revenue_12m"))
         reasons = [Contribution.model_construct(factor=dim, value=str(value), contribution=float(score),
                                                 note=f"quintile score among {self.count} buyers")
