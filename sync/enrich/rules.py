@@ -48,7 +48,7 @@ class ParetoSpec(Spec):
     @model_validator(mode="after")
     def _fits(self) -> ParetoSpec:
         if self.A + self.B > 1:
-            raise PydanticCustomError("pareto_shares", "A + B must not exceed 1 (the rest is C)")
+            raise PydanticCustomError("pareto_shares", "shares A + B must not exceed 1 (the rest is C)")
         return self
 
 
@@ -59,7 +59,7 @@ class ThresholdSpec(Spec):
     @model_validator(mode="after")
     def _ordered(self) -> ThresholdSpec:
         if self.B > self.A:
-            raise PydanticCustomError("thresholds_order", "threshold B must not be above threshold A")
+            raise PydanticCustomError("thresholds_order", "thresholds: B must not be above A")
         return self
 
 
