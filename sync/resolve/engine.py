@@ -195,7 +195,7 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
             need = sorted({r for p in pairs for r in p} - cache.keys())
             for ids in chunks(need):
                 cache.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
-                                          .where(match_records.c.rid.in_(ids))).tuples().all())
+                                          .where(match_records.c.rid.in_(ids))).all())
             keep = []
             for left, right in pairs:
                 score = scorer.score(cache[left], cache[right])
@@ -236,7 +236,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     previous: dict[int, str | None] = {}
     members_of: dict[str, int] = {}
     for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
-                                 .where(m.c.entity == entity)).tuples():
+                                 .where(m.c.entity == entity)):
         previous[rid] = gid
         if gid is not None:
             members_of[gid] = members_of.get(gid, 0) + 1
@@ -251,7 +251,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     links = conn.execute(sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid)
                          .where(match_pairs.c.entity == entity, match_pairs.c.decision == "match")
                          .order_by(match_pairs.c.weight.desc(), match_pairs.c.left_rid, match_pairs.c.right_rid))
-    for x, y in links.tuples():
+    for x, y in links:
         uf.union(x, y)
     clusters = group(previous, uf.find)
     result.golden = len(clusters)
@@ -277,7 +277,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     existing: dict[str, tuple[Any, str | None]] = {
         g: (created, merged) for g, created, merged in conn.execute(
             sa.select(golden.c.golden_id, golden.c.created_at, golden.c.merged_into)
-            .where(golden.c.entity == entity)).tuples()}
+            .where(golden.c.entity == entity))}
     assignment = assign_ids(
         ref_lists, prev_by_ref, age=lambda g: str(existing[g][0]) if g in existing else "~",
         prefix=rules.id_prefix, in_use=lambda g: g in existing and existing[g][1] is None, touched=touched)
