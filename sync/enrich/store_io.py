@@ -1,0 +1,267 @@
+"""The thin adapter between the engine and the store: read activity per golden customer, write scores.
+
+Reading streams in golden-id order so memory holds one customer at a time: one ordered query
+for the live golden customers, one per activity entity. An activity row (an order, a case...)
+names its customer by that customer's source id *in the same system* (``data.customer``); the
+crosswalk rows of that system's customer records translate it into the golden id (following
+``golden.merged_into`` once, for a merge the crosswalk has not caught up with). Rows that are
+deleted at source, quarantined, or that do not parse into their entity are skipped and counted,
+never fatal. :class:`StoreActivity` can be iterated more than once, which is what lets
+:func:`~sync.enrich.engine.score_customers` make its two passes without buffering.
+
+Writing merges ``tier``, ``lifecycle_stage`` and ``scores`` into ``golden.data`` and touches a
+row only when something changed, so the writeback's diff sees only real changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+
+from sync.enrich.activity import CreditNote, CustomerActivity
+from sync.enrich.engine import CustomerScores, score_customers
+from sync.enrich.rules import ScoringRules
+from sync.model import Deal, Interaction, Invoice, Order, Payment, ServiceCase, Survey
+from sync.store.schema import crosswalk, golden, staging
+from sync.store.store import to_json
+
+ACTIVITY: dict[str, tuple[str, type[BaseModel]]] = {
+    "order": ("orders", Order),
+    "invoice": ("invoices", Invoice),
+    "payment": ("payments", Payment),
+    "credit_note": ("credit_notes", CreditNote),
+    "deal": ("deals", Deal),
+    "interaction": ("interactions", Interaction),
+    "service_case": ("cases", ServiceCase),
+    "survey": ("surveys", Survey),
+}
+"""Staging entity name -> (CustomerActivity list, model)."""
+
+_SKIPPED_STATUSES = ("quarantined", "deleted")
+_FIELDS = {name: set(model.model_fields) - {"source"} for name, (_, model) in ACTIVITY.items()}
+
+
+@dataclass
+class ReadStats:
+    """What reading skipped, by reason and entity (counts only: no record content)."""
+
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _ordered(engine: Engine, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    # Python compares str by code point; so do SQLite (binary) and PostgreSQL's "C" collation
+    return sa.collate(expr, "C") if engine.dialect.name == "postgresql" else expr
+
+
+def _parse_datetime(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_date(value: Any) -> date | None:
+    stamp = _parse_datetime(value)
+    return stamp.date() if stamp else None
+
+
+class StoreActivity:
+    """Every live golden customer with its activity, in golden-id order; re-iterable."""
+
+    def __init__(self, engine: Engine, *, batch: int = 2000) -> None:
+        self.engine = engine
+        self.batch = batch
+        self.stats = ReadStats()
+
+    def _golden_rows(self, conn: sa.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
+        g = golden
+        query = (sa.select(g.c.golden_id, g.c.data)
+                 .where(g.c.entity == "customer", g.c.merged_into.is_(None))
+                 .order_by(_ordered(self.engine, g.c.golden_id)))
+        for row in conn.execution_options(yield_per=self.batch).execute(query):
+            yield row.golden_id, row.data or {}
+
+    def _linked_rows(self, conn: sa.Connection, entity: str) -> Iterator[tuple[str, sa.Row[Any]]]:
+        """(golden id, staging row) for one entity's live rows, ordered by golden id."""
+        s, own = staging, crosswalk.alias("own")
+        if entity == "customer":  # a customer record's own crosswalk row names its golden id
+            cust = own
+            join = s.join(own, sa.and_(own.c.source_system == s.c.source_system,
+                                       own.c.source_object == s.c.source_object, own.c.source_id == s.c.source_id))
+        else:
+            cust = crosswalk.alias("cust")
+            join = (s.outerjoin(cust, sa.and_(cust.c.entity == "customer", cust.c.source_system == s.c.source_system,
+                                         cust.c.source_id == s.c.data["customer"].as_string()))
+                    .outerjoin(own, sa.and_(own.c.source_system == s.c.source_system,
+                                            own.c.source_object == s.c.source_object,
+                                            own.c.source_id == s.c.source_id)))
+        merged = golden.alias("merged")
+        join = join.outerjoin(merged, merged.c.golden_id == cust.c.golden_id)
+        target = sa.func.coalesce(merged.c.merged_into, cust.c.golden_id).label("gid")
+        query = (sa.select(target, s.c.source_system, s.c.source_object, s.c.source_id, s.c.data)
+                 .select_from(join)
+                 .where(s.c.entity == entity, s.c.deleted.is_(sa.false()),
+                        sa.or_(own.c.status.is_(None), own.c.status.not_in(_SKIPPED_STATUSES)))
+                 .order_by(_ordered(self.engine, target), s.c.source_system, s.c.source_object, s.c.source_id))
+        for row in conn.execution_options(yield_per=self.batch).execute(query):
+            yield row.gid, row
+
+    def _model(self, entity: str, row: sa.Row[Any]) -> BaseModel | None:
+        model = ACTIVITY[entity][1]
+        data = {k: v for k, v in (row.data or {}).items() if k in _FIELDS[entity]}
+        data["source"] = {"system": row.source_system, "object": row.source_object, "id": row.source_id}
+        try:
+            return model.model_validate(data)
+        except ValidationError:
+            self.stats.skipped[f"{entity}: does not parse"] += 1
+            return None
+
+    def __iter__(self) -> Iterator[CustomerActivity]:
+        self.stats = ReadStats()
+        with self.engine.connect() as conn:
+            streams = {entity: _Peek(self._linked_rows(conn, entity)) for entity in ("customer", *ACTIVITY)}
+            for golden_id, data in self._golden_rows(conn):
+                activity = CustomerActivity(golden_id, kind=str(data.get("kind") or "direct"),
+                                            created_at=_parse_datetime(data.get("created_at")),
+                                            terminated_on=_parse_date(data.get("terminated_on")))
+                for entity, stream in streams.items():
+                    rows = stream.take(golden_id, self.stats.skipped, entity)
+                    if entity == "customer":
+                        self._customer_facts(activity, rows)
+                        continue
+                    items = getattr(activity, ACTIVITY[entity][0])
+                    items.extend(m for m in (self._model(entity, r) for r in rows) if m is not None)
+                yield activity
+            for entity, stream in streams.items():
+                stream.drain(self.stats.skipped, entity)
+
+    @staticmethod
+    def _customer_facts(activity: CustomerActivity, rows: Sequence[sa.Row[Any]]) -> None:
+        """Tenure starts with the oldest source record; a termination date on any source counts."""
+        for row in rows:
+            data = row.data or {}
+            created = _parse_datetime(data.get("created_at"))
+            if created is not None and (activity.created_at is None or created < activity.created_at):
+                activity.created_at = created
+            ended = _parse_date(data.get("terminated_on"))
+            if ended is not None and (activity.terminated_on is None or ended < activity.terminated_on):
+                activity.terminated_on = ended
+
+
+class _Peek:
+    """A golden-id-ordered row stream read in step with the golden customers."""
+
+    def __init__(self, rows: Iterator[tuple[str, sa.Row[Any]]]) -> None:
+        self._rows = rows
+        self._head: tuple[str, sa.Row[Any]] | None = next(rows, None)
+
+    def take(self, golden_id: str, skipped: Counter[str], entity: str) -> list[sa.Row[Any]]:
+        out: list[sa.Row[Any]] = []
+        # NULL golden ids (a customer reference the crosswalk does not know) sort first or last
+        # depending on the database; they are counted wherever they turn up
+        while self._head is not None and (self._head[0] is None or self._head[0] <= golden_id):
+            gid, row = self._head
+            if gid == golden_id:
+                out.append(row)
+            else:
+                _count_unmatched(skipped, entity, gid)
+            self._head = next(self._rows, None)
+        return out
+
+    def drain(self, skipped: Counter[str], entity: str) -> None:
+        if self._head is not None:
+            _count_unmatched(skipped, entity, self._head[0])
+        for gid, _row in self._rows:
+            _count_unmatched(skipped, entity, gid)
+        self._head = None
+
+
+def _count_unmatched(skipped: Counter[str], entity: str, gid: str | None) -> None:
+    if gid is None:
+        skipped[f"{entity}: customer reference not in the crosswalk"] += 1
+    else:  # a golden id that is not a live customer (deleted, or not resolved yet)
+        skipped[f"{entity}: customer not in golden records"] += 1
+
+
+def scores_json(result: CustomerScores) -> dict[str, Any]:
+    """The fields enrichment owns in a golden customer's data."""
+    return {"tier": result.tier.value, "lifecycle_stage": result.lifecycle_stage.value,
+            "scores": {name: score.model_dump(mode="json") for name, score in result.scores.items()}}
+
+
+@dataclass
+class WriteStats:
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+
+
+def write_scores(engine: Engine, results: Iterable[CustomerScores], run_id: str | None = None,
+                 batch: int = 500) -> WriteStats:
+    """Merge scores into golden.data, one transaction per batch; rows whose scores are unchanged stay untouched."""
+    stats = WriteStats()
+    iterator = iter(results)
+    while chunk := list(itertools.islice(iterator, batch)):
+        wanted = {r.golden_id: scores_json(r) for r in chunk}
+        with engine.begin() as conn:
+            current = {gid: data for gid, data in conn.execute(
+                sa.select(golden.c.golden_id, golden.c.data).where(golden.c.golden_id.in_(list(wanted))))}
+            stamp = datetime.now(UTC)
+            updates = []
+            for gid, fields in wanted.items():
+                if gid not in current:
+                    stats.missing += 1
+                    continue
+                data = dict(current[gid] or {})
+                if all(data.get(k) == v for k, v in fields.items()):
+                    stats.unchanged += 1
+                    continue
+                data.update(fields)
+                updates.append({"b_gid": gid, "b_data": to_json(data)})
+            if updates:
+                conn.execute(golden.update().where(golden.c.golden_id == sa.bindparam("b_gid")).values(
+                    data=sa.bindparam("b_data"), run_id=run_id, updated_at=stamp), updates)
+                stats.updated += len(updates)
+    return stats
+
+
+@dataclass
+class EnrichSummary:
+    """Counts for the end-of-run summary (no personal data)."""
+
+    customers: int = 0
+    tiers: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str] = field(default_factory=Counter)
+    forecast_total: Decimal = Decimal("0.00")
+    written: WriteStats = field(default_factory=WriteStats)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str | None = None) -> EnrichSummary:
+    """Score every live golden customer in the store as of ``as_of`` and write the results back."""
+    summary = EnrichSummary()
+    source = StoreActivity(engine)
+
+    def counted(results: Iterable[CustomerScores]) -> Iterator[CustomerScores]:
+        for result in results:
+            summary.customers += 1
+            summary.tiers[result.tier.value] += 1
+            summary.stages[result.lifecycle_stage.value] += 1
+            summary.forecast_total += result.forecast
+            yield result
+
+    summary.written = write_scores(engine, counted(score_customers(source, rules, as_of)), run_id)
+    summary.skipped = source.stats.skipped
+    return summary
