@@ -1,0 +1,158 @@
+"""One Singer stream per ledger table: incremental on (updated_at, key), or full table.
+
+No row is lost or repeated at timestamp ties. Many rows can share one updated_at, so a timestamp
+alone cannot say where a run stopped: ``>`` would lose the rest of a tie cut by the end of a run,
+``>=`` would send the whole tie again. The bookmark is the pair (updated_at, key) of the last row
+emitted — singer-sdk's ``replication_key_value`` plus ``replication_key_last_key`` — and the next
+run asks for what sorts strictly after it, in the same order::
+
+    WHERE updated_at > :ts OR (updated_at = :ts AND key > :last) ORDER BY updated_at, key
+
+The database does the comparison, so it follows the database's own key collation, and the
+(updated_at, key) index the ledger carries answers it.
+
+Money is read as Decimal (NUMERIC columns) and stays Decimal through singer-sdk, whose writer
+(simplejson with ``use_decimal``) prints it digit for digit: 12345678901234.56, never 1.2e13.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from singer_sdk import Stream
+
+from connectors.finance.tap_config import StreamSpec
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+    from connectors.finance.tap import TapFinance
+
+LAST_KEY = "replication_key_last_key"
+
+
+def jsonschema_for(column: sa.Column[Any]) -> dict[str, Any]:
+    """JSON Schema of one column; every column may be null (ledgers are rarely that strict)."""
+    t = column.type
+    if isinstance(t, sa.Boolean):
+        schema: dict[str, Any] = {"type": ["boolean", "null"]}
+    elif isinstance(t, sa.Integer):
+        schema = {"type": ["integer", "null"]}
+    elif isinstance(t, sa.Numeric):
+        schema = {"type": ["number", "null"]}
+        scale = getattr(t, "scale", None)
+        if scale and not isinstance(t, sa.Float):
+            # Tells a target the column is exact with this many decimals (NUMERIC(18,2) -> 0.01).
+            schema["multipleOf"] = float(f"1e-{scale}")
+    elif isinstance(t, sa.DateTime):
+        schema = {"type": ["string", "null"], "format": "date-time"}
+    elif isinstance(t, sa.Date):
+        schema = {"type": ["string", "null"], "format": "date"}
+    else:
+        schema = {"type": ["string", "null"]}
+    return schema
+
+
+def iso_utc(value: datetime) -> str:
+    """One fixed format, so bookmarks compare as strings in time order; naive means UTC."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat(timespec="microseconds")
+
+
+class LedgerTableStream(Stream):
+    """Rows of one table, oldest change first (or in key order for a full-table stream)."""
+
+    def __init__(self, tap: TapFinance, spec: StreamSpec, table: sa.Table) -> None:
+        self.spec = spec
+        self.table = table
+        schema = {"type": "object", "properties": {c.name: jsonschema_for(c) for c in table.columns}}
+        super().__init__(tap=tap, schema=schema, name=spec.name)
+        self.primary_keys = list(spec.key)
+        # After super().__init__, which resets it; a catalog entry may still override it later.
+        self.replication_key = spec.replication_key
+        self.finance_tap = tap
+        self._datetime_columns = [c.name for c in table.columns if isinstance(c.type, sa.DateTime)]
+        self._date_columns = [c.name for c in table.columns
+                              if isinstance(c.type, sa.Date) and not isinstance(c.type, sa.DateTime)]
+
+    @property
+    def is_sorted(self) -> bool:  # type: ignore[override]
+        return self.replication_key is not None
+
+    # -- the query ----------------------------------------------------------------------------
+
+    def bookmark(self, context: Context | None) -> tuple[datetime | None, list[Any] | None]:
+        """(change time, last key) to resume after; the key only counts if it belongs to that time."""
+        start = self.get_starting_replication_key_value(context)
+        if start is None:
+            return None, None
+        start_dt = _parse_dt(start)
+        state = self.get_context_state(context)
+        saved, last = state.get("replication_key_value"), state.get(LAST_KEY)
+        if saved is not None and last is not None and _parse_dt(saved) == start_dt:
+            return start_dt, list(last)
+        return start_dt, None
+
+    def query(self, context: Context | None) -> sa.Select[Any]:
+        key_cols = [self.table.c[k] for k in self.primary_keys]
+        query = sa.select(self.table)
+        if self.replication_key is None:
+            return query.order_by(*key_cols)
+        rk = self.table.c[self.replication_key]
+        start, last = self.bookmark(context)
+        if start is not None:
+            ts = _bind_dt(start, rk)
+            if last is None:
+                query = query.where(rk >= ts)
+            else:
+                after_key = (sa.tuple_(*key_cols) > sa.tuple_(*last)) if len(key_cols) > 1 else key_cols[0] > last[0]
+                query = query.where(sa.or_(rk > ts, sa.and_(rk == ts, after_key)))
+        return query.order_by(rk, *key_cols)
+
+    # -- records ------------------------------------------------------------------------------
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        engine = self.finance_tap.engine
+        query = self.query(context)
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=self.finance_tap.settings.fetch_size)
+            yield from self._rows(result.execute(query))
+
+    def _rows(self, result: sa.CursorResult[Any]) -> Iterator[dict[str, Any]]:
+        dt_cols, date_cols = self._datetime_columns, self._date_columns
+        for row in result.mappings():
+            record = dict(row)
+            for name in dt_cols:
+                value = record[name]
+                if isinstance(value, datetime):
+                    record[name] = iso_utc(value)
+                elif isinstance(value, str):  # SQLite tables written by other tools keep text
+                    record[name] = iso_utc(_parse_dt(value))
+            for name in date_cols:
+                value = record[name]
+                if isinstance(value, date):
+                    record[name] = value.isoformat()
+            yield record
+
+    # -- bookmark -----------------------------------------------------------------------------
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        super()._increment_stream_state(latest_record, context=context)
+        if self.replication_key and latest_record.get(self.replication_key) is not None:
+            # Rows arrive in (updated_at, key) order, so the latest one is the resume point.
+            self.get_context_state(context)[LAST_KEY] = [latest_record[k] for k in self.primary_keys]
+
+
+def _parse_dt(value: Any) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _bind_dt(value: datetime, column: sa.Column[Any]) -> datetime:
+    """A naive UTC value for naive columns (and SQLite, which stores the digits only)."""
+    if getattr(column.type, "timezone", False):
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
