@@ -269,3 +269,24 @@ def test_activity_after_as_of_is_ignored():
         c.surveys.append(survey("nps", 0, -1))
     after = [s.scores for s in score_customers(customers, ScoringRules(), AS_OF)]
     assert before == after
+
+
+def test_explain_shows_why_from_the_stored_json():
+    from sync.enrich.explain import explain_lines
+    from sync.enrich.store_io import scores_json
+
+    lines = explain_lines(scores_json(score_one(churning_customer())), top=2)
+    assert lines[0] == "tier A, lifecycle stable"
+    at = lines.index("churn_risk: 42.69 (medium)")
+    assert lines[at + 1].startswith("  falling_revenue: 15 [-0.3]")
+    assert lines[at + 2].startswith("  long_silence: 10.19 [100]")
+    assert explain_lines({}) == ["not scored yet (run enrichment)"]
+
+
+def test_docs_describe_every_measure():
+    from pathlib import Path
+
+    from sync.enrich.measures import MEASURES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scoring.md").read_text(encoding="utf-8")
+    assert [m for m in MEASURES if f"`{m}`" not in doc] == []
