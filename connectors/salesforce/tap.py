@@ -114,7 +114,7 @@ class TapSalesforce(Tap):
         if isinstance(exc, ApiLimitReached | TransientError):
             self.halt_reason = f"{type(exc).__name__} during {stream}: {exc}"
             self.exit_code = EXIT_STOPPED_EARLY
-            self.logger.warning("Stopping cleanly: %s. State covers every record emitted; rerun later to "
+            self.logger.warning("Stopping cleanly: %s -- state covers every record emitted; rerun later to "
                                 "resume.", self.halt_reason)
         elif isinstance(exc, AuthenticationError):
             self.halt_reason = f"authentication failed: {exc}"

@@ -148,3 +148,38 @@ def test_config_requires_https_host_and_publishes_flat_schema():
     schema = config_jsonschema()
     assert schema["properties"]["ca_bundle"]["type"] == ["string", "null"]
     assert "client_id" in schema["required"]
+
+
+def test_jwt_bearer_assertion_is_signed_with_the_configured_key(monkeypatch):
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from connectors.salesforce.client import Credentials
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    monkeypatch.setenv("CRM2_UNIT_SF_KEY", pem)
+    creds = Credentials.from_env(flow="jwt_bearer", login_url="https://login.example/", client_id="app",
+                                 username="int@example.com", private_key_env="CRM2_UNIT_SF_KEY")
+    body = creds.token_request_body()
+    assert creds.token_url == "https://login.example/services/oauth2/token"
+    assert body["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    claims = jwt.decode(body["assertion"], key.public_key(), algorithms=["RS256"], audience="https://login.example")
+    assert claims["iss"] == "app" and claims["sub"] == "int@example.com"
+    assert pem not in repr(creds)
+
+
+def test_password_flow_appends_security_token_and_missing_env_is_reported(monkeypatch):
+    from connectors.salesforce.client import AuthenticationError, Credentials
+
+    monkeypatch.setenv("CRM2_UNIT_SF_PW", "pw")
+    monkeypatch.setenv("CRM2_UNIT_SF_TOK", "tok")
+    creds = Credentials.from_env(flow="password", login_url="https://h", client_id="app", username="u",
+                                 password_env="CRM2_UNIT_SF_PW", security_token_env="CRM2_UNIT_SF_TOK")
+    assert creds.token_request_body()["password"] == "pwtok"
+    monkeypatch.delenv("CRM2_UNIT_SF_PW")
+    with pytest.raises(AuthenticationError, match=r"CRM2_UNIT_SF_PW \(password\) is not set"):
+        Credentials.from_env(flow="password", login_url="https://h", client_id="app", username="u",
+                             password_env="CRM2_UNIT_SF_PW")
