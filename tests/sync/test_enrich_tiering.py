@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.enrich import CustomerActivity, ScoringRules, score_customers
 from sync.enrich.rules import ThresholdSpec, TierSpec
@@ -119,3 +122,33 @@ def test_tier_reason_shows_value_and_cutoffs():
     assert reason.value == "20"
     assert reason.contribution == pytest.approx(20.0)
     assert "A = top 80%" in (reason.note or "") and "from 80" in (reason.note or "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.decimals(min_value=-50, max_value=10_000, places=2, allow_nan=False, allow_infinity=False),
+                min_size=1, max_size=60))
+def test_pareto_properties(values):
+    from sync.enrich.tiering import TierCollector
+
+    spec = TierSpec()
+    collector = TierCollector(spec)
+    for v in values:
+        collector.add({"revenue_12m": v})
+    cut = collector.finish()
+    tier = {v: cut.tier_of(cut.value_units({"revenue_12m": v})).value for v in values}
+    rank = {"A": 0, "B": 1, "C": 2}
+    ordered = sorted(set(values), reverse=True)
+    # a higher value never gets a worse tier; zero and below are C
+    assert all(rank[tier[hi]] <= rank[tier[lo]] for hi, lo in itertools.pairwise(ordered))
+    assert all(tier[v] == "C" for v in values if v <= 0)
+    total = sum(v for v in values if v > 0)
+    a_sum = sum(v for v in values if tier[v] == "A")
+    ab_sum = a_sum + sum(v for v in values if tier[v] == "B")
+    if total > 0:
+        # A reaches 80% of the total, and without its smallest value group it would not
+        assert a_sum >= Decimal("0.80") * total
+        smallest_a = min(v for v in values if tier[v] == "A")
+        assert a_sum - smallest_a * values.count(smallest_a) < Decimal("0.80") * total
+        assert ab_sum >= Decimal("0.95") * total
+    else:
+        assert set(tier.values()) == {"C"}
