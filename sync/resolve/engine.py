@@ -170,47 +170,48 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
            run_id: str | None, result: ResolveResult) -> None:
     if not dirty:
         return
-    big = sa.Table("crm2_big_keys", sa.MetaData(), sa.Column("key", sa.String(255), primary_key=True),
-                   prefixes=["TEMPORARY"])
-    big.create(conn)
-    try:
-        conn.execute(big.insert().from_select(["key"], sa.select(match_keys.c.key).where(
-            match_keys.c.entity == entity).group_by(match_keys.c.key).having(
-            sa.func.count() > rules.max_block_size)))
-        a, b = match_keys.alias("a"), match_keys.alias("b")
-        dirty_set = set(dirty)
-        cache: dict[int, Any] = {}
-        for part in chunks(sorted(dirty)):
-            found = conn.execute(
-                sa.select(a.c.rid, b.c.rid.label("other")).distinct()
-                .select_from(a.join(b, sa.and_(a.c.entity == b.c.entity, a.c.key == b.c.key,
-                                               a.c.rid != b.c.rid)))
-                .where(a.c.entity == entity, a.c.rid.in_(part), a.c.key.not_in(sa.select(big.c.key)))).all()
-            # a pair of two changed records is met from both sides: score it once
-            pairs = sorted({(min(x, y), max(x, y)) for x, y in found if y not in dirty_set or x < y})
-            if not pairs:
+    k = match_keys
+    # keys shared by too many records (a common word, a placeholder phone) say nothing: skip them
+    big = set(conn.execute(sa.select(k.c.key).where(k.c.entity == entity).group_by(k.c.key)
+                           .having(sa.func.count() > rules.max_block_size)).scalars())
+    dirty_set = set(dirty)
+    cache: dict[int, Any] = {}
+    for part in chunks(sorted(dirty)):
+        # two indexed look-ups instead of a self-join, whose plan SQLite gets wrong without stats
+        keys_of: dict[str, list[int]] = {}
+        for rid, key in conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.rid.in_(part))):
+            if key not in big:
+                keys_of.setdefault(key, []).append(rid)
+        found: set[tuple[int, int]] = set()
+        for keys in chunks(sorted(keys_of)):
+            for key, other in conn.execute(sa.select(k.c.key, k.c.rid).where(k.c.entity == entity,
+                                                                            k.c.key.in_(keys))):
+                for rid in keys_of[key]:
+                    # a pair of two changed records is met from both sides: score it once
+                    if rid != other and (other not in dirty_set or rid < other):
+                        found.add((min(rid, other), max(rid, other)))
+        pairs = sorted(found)
+        if not pairs:
+            continue
+        if len(cache) > 200_000:
+            cache.clear()
+        need = sorted({r for p in pairs for r in p} - cache.keys())
+        for ids in chunks(need):
+            cache.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
+                                      .where(match_records.c.rid.in_(ids))).all())
+        keep = []
+        for left, right in pairs:
+            score = scorer.score(cache[left], cache[right])
+            if score.decision == "no_match":
                 continue
-            if len(cache) > 200_000:
-                cache.clear()
-            need = sorted({r for p in pairs for r in p} - cache.keys())
-            for ids in chunks(need):
-                cache.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
-                                          .where(match_records.c.rid.in_(ids))).all())
-            keep = []
-            for left, right in pairs:
-                score = scorer.score(cache[left], cache[right])
-                if score.decision == "no_match":
-                    continue
-                keep.append({"entity": entity, "left_rid": left, "right_rid": right, "weight": score.weight,
-                             "decision": score.decision, "rule": score.rule, "details": score.details(),
-                             "run_id": run_id})
-            result.pairs_scored += len(pairs)
-            result.matches += sum(1 for k in keep if k["decision"] == "match")
-            result.reviews += sum(1 for k in keep if k["decision"] == "review")
-            if keep:
-                conn.execute(match_pairs.insert(), keep)
-    finally:
-        big.drop(conn)
+            keep.append({"entity": entity, "left_rid": left, "right_rid": right, "weight": score.weight,
+                         "decision": score.decision, "rule": score.rule, "details": score.details(),
+                         "run_id": run_id})
+        result.pairs_scored += len(pairs)
+        result.matches += sum(1 for x in keep if x["decision"] == "match")
+        result.reviews += sum(1 for x in keep if x["decision"] == "review")
+        if keep:
+            conn.execute(match_pairs.insert(), keep)
 
 
 # -- 3. cluster ------------------------------------------------------------------------------

@@ -68,8 +68,10 @@ def pick(field_name: str, members: Sequence[Member], rule: FieldRule,
         target = max(k for k, _ in keyed) if rule.rule == "max" else min(k for k, _ in keyed)
         best = next(m for k, m in keyed if k == target)
     else:  # most_frequent
-        def canon(m: Member) -> str:
-            return json.dumps(m.data[field_name], sort_keys=True, default=str)
+        def canon(m: Member) -> Any:
+            value = m.data[field_name]
+            return value if isinstance(value, str | int | float | bool) else json.dumps(
+                value, sort_keys=True, default=str)
         counts = Counter(canon(m) for m in ordered)
         best = min(ordered, key=lambda m: -counts[canon(m)])
     return best.data[field_name], best
