@@ -110,9 +110,21 @@ def parse(config: dict[str, Any]) -> FinanceTapConfig:
 
 
 def config_jsonschema() -> dict[str, Any]:
-    """JSON Schema for singer-sdk (``--about``); pydantic does the validation, with setting paths."""
-    schema = FinanceTapConfig.model_json_schema(by_alias=True)
+    """JSON Schema for singer-sdk (``--about``); pydantic does the validation, with setting paths.
+
+    Defaults are left out: singer-sdk writes schema defaults into the config, and an override
+    filled with defaults could no longer say which fields the user actually set.
+    """
+    schema = _without_defaults(FinanceTapConfig.model_json_schema(by_alias=True))
     schema.pop("title", None)
     schema.pop("required", None)
     schema["additionalProperties"] = True
     return schema
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    return node
