@@ -28,6 +28,7 @@ from sync.quality.spec import (
     Unique,
 )
 from sync.resolve.blocking import field_value
+from sync.resolve.engine import not_indexed
 from sync.store.schema import check_results, crosswalk, quarantine, staging
 from sync.store.store import QuarantinedRecord, Store, now
 
@@ -72,7 +73,7 @@ def _records(conn: Connection, entity: str, systems: Sequence[str] | None,
         query = (sa.select(*cols, s.c.data, s.c.updated_at).select_from(s.join(c, sa.and_(
             c.c.source_system == s.c.source_system, c.c.source_object == s.c.source_object,
             c.c.source_id == s.c.source_id)))
-            .where(s.c.entity == entity, s.c.deleted.is_(False), c.c.status != "deleted")
+            .where(not_indexed(s.c.entity) == entity, s.c.deleted.is_(False), c.c.status != "deleted")
             .order_by(*cols).limit(page))
         if systems:
             query = query.where(s.c.source_system.in_(list(systems)))
