@@ -1,0 +1,94 @@
+"""Ways to reach someone: email addresses, phone numbers in E.164, and web domains."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from sync.mapping.errors import TransformError
+from sync.mapping.text import as_text, fullwidth_to_halfwidth, normalize_whitespace
+
+# Pragmatic, not RFC 5322: what real CRMs accept. Quoted local parts and IP literals are
+# vanishingly rare in customer data and usually typos when they do appear.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+_TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})\Z")
+
+
+def _domain_ok(domain: str) -> str | None:
+    """The domain in ASCII (IDNA) form if it is a plausible public host name, else None."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower() if not domain.isascii() else domain.lower()
+    except UnicodeError:
+        return None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+        return None
+    return ascii_domain if _TLD.match(labels[-1]) else None
+
+
+def email(value: Any) -> str:
+    """Trimmed, half-width, lower-cased address; raises if it is not a plausible address."""
+    text = fullwidth_to_halfwidth(as_text(value)).strip().strip("<>")
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    if len(text) > 254 or text.count("@") != 1:
+        raise TransformError("not a valid email address")
+    local, _, domain = text.rpartition("@")
+    ascii_domain = _domain_ok(domain)
+    if not local or len(local) > 64 or not _LOCAL.match(local) or ascii_domain is None:
+        raise TransformError("not a valid email address")
+    return f"{local.lower()}@{ascii_domain}"
+
+
+def phone_e164(value: Any, default_region: str | None = None) -> str:
+    """Any written form ('+86 138-0013-8000', '(415) 555 2671', '０２０ ７９４６ ０９５８') to E.164.
+
+    Numbers without a country code need ``default_region`` (ISO alpha-2); a region that is a
+    country name is accepted too, since it often comes from an address field.
+    """
+    text = normalize_whitespace(fullwidth_to_halfwidth(as_text(value)))
+    if not text or len(text) > 64:
+        raise TransformError("not a valid phone number")
+    region = None
+    if default_region:
+        from sync.mapping.countries import country_code
+
+        try:
+            region = country_code(default_region)
+        except TransformError:
+            region = None  # an unknown region only matters if the number lacks a country code
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise TransformError("not a valid phone number" + ("" if region or text.startswith("+")
+                                                          else " (no country code and no default region)")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise TransformError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def domain(value: Any) -> str:
+    """The host of a URL or the domain of an email address, lower case, without 'www.'."""
+    text = fullwidth_to_halfwidth(as_text(value)).strip()
+    if not text or len(text) > 2048:
+        raise TransformError("no domain in value")
+    if "@" in text and "/" not in text.split("@", 1)[0]:
+        host = text.rsplit("@", 1)[1]
+    else:
+        try:
+            host = urlsplit(text if "//" in text else "//" + text).hostname or ""
+        except ValueError:
+            raise TransformError("not a valid URL") from None
+    host = host.strip(".").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    ascii_host = _domain_ok(host)
+    if ascii_host is None:
+        raise TransformError("no valid domain in value")
+    return ascii_host

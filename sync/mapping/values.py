@@ -1,0 +1,152 @@
+"""Typed values from loosely typed sources: dates and times with zones, exact money, booleans."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pycountry
+from dateutil import parser as dateparser
+
+from sync.mapping.errors import TransformError
+from sync.mapping.text import as_text, fullwidth_to_halfwidth
+
+_EPOCH_MS = 100_000_000_000  # numbers above this are epoch milliseconds (year 5138 in seconds)
+_CJK_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TransformError("unknown time zone") from None
+
+
+def is_time_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except TransformError:
+        return False
+    return True
+
+
+def _parse(value: Any, timezone: str, dayfirst: bool, fmt: str | None) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        seconds = float(value)
+        if abs(seconds) >= _EPOCH_MS:
+            seconds /= 1000
+        try:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+        except OverflowError:
+            raise TransformError("timestamp out of range") from None
+    else:
+        text = fullwidth_to_halfwidth(as_text(value)).strip()
+        if not text or len(text) > 64:
+            raise TransformError("not a date or time")
+        text = _CJK_DATE.sub(r"\1-\2-\3 ", text).strip()
+        try:
+            parsed = datetime.strptime(text, fmt) if fmt else dateparser.parse(text, dayfirst=dayfirst)
+        except (ValueError, OverflowError, TypeError):
+            raise TransformError("not a date or time" + (" in the given format" if fmt else "")) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone(timezone))
+    return parsed
+
+
+def to_datetime(value: Any, timezone: str = "UTC", dayfirst: bool = False, format: str | None = None) -> datetime:
+    """An aware datetime in UTC; a value without an offset is read in ``timezone``."""
+    return _parse(value, timezone, dayfirst, format).astimezone(UTC)
+
+
+def to_date(value: Any, timezone: str = "UTC", dayfirst: bool = False, format: str | None = None) -> date:
+    """The calendar date; a timestamp with an offset is first moved into ``timezone``."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return _parse(value, timezone, dayfirst, format).astimezone(zone(timezone)).date()
+
+
+_MONEY_JUNK = re.compile(r"[\s'’_]|[A-Za-z]{3}|[$€£¥￥元₩₹₽]|RMB|CNY", re.IGNORECASE)
+
+
+def to_decimal(value: Any, decimal_comma: bool = False, places: int | None = None) -> Decimal:
+    """Exact Decimal from '1,234.50', '¥1,234.50', 'USD 99', '(12.00)' or a JSON number.
+
+    A float goes through its shortest repr, so 0.1 stays 0.1 rather than 0.1000000000000000055.
+    ``decimal_comma`` reads '1.234,50' (continental style).
+    """
+    if isinstance(value, bool):
+        raise TransformError("expected an amount, got a boolean")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    else:
+        text = fullwidth_to_halfwidth(as_text(value)).strip()
+        if len(text) > 64:
+            raise TransformError("not an amount")
+        negative = text.startswith("(") and text.endswith(")")
+        text = _MONEY_JUNK.sub("", text.strip("()"))
+        # with a decimal comma the dot groups thousands; otherwise the comma does
+        text = text.replace(".", "").replace(",", ".") if decimal_comma else text.replace(",", "")
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise TransformError("not an amount") from None
+        if negative:
+            result = -result
+    if not result.is_finite():
+        raise TransformError("amount is not a finite number")
+    if places is not None:
+        try:
+            result = result.quantize(Decimal(1).scaleb(-int(places)))
+        except InvalidOperation:
+            raise TransformError("amount too large") from None
+    return result
+
+
+_CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "CNY", "￥": "CNY", "元": "CNY",
+                     "RMB": "CNY", "人民币": "CNY", "美元": "USD", "欧元": "EUR", "英镑": "GBP", "日元": "JPY"}
+
+
+def currency(value: Any) -> str:
+    """ISO 4217 code from a code in any case or a common symbol ('rmb', '¥' → 'CNY')."""
+    text = as_text(value).strip()
+    code = _CURRENCY_SYMBOLS.get(text) or _CURRENCY_SYMBOLS.get(text.upper()) or text.upper()
+    if len(code) != 3 or pycountry.currencies.get(alpha_3=code) is None:
+        raise TransformError("not an ISO 4217 currency")
+    return code
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "on", "是", "真", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "off", "否", "假", ""}
+
+
+def to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    text = as_text(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise TransformError("not a yes/no value")
+
+
+def to_int(value: Any) -> int:
+    number = to_decimal(value)
+    if number != number.to_integral_value():
+        raise TransformError("not a whole number")
+    return int(number)
