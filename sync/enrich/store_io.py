@@ -15,6 +15,7 @@ row only when something changed, so the writeback's diff sees only real changes.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,11 +25,12 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 
 from sync.enrich.activity import CreditNote, CustomerActivity
-from sync.enrich.engine import CustomerScores, score_customers
+from sync.enrich.engine import CustomerScores, score_customers, survey_population
+from sync.enrich.measures import REVENUE_MEASURES
 from sync.enrich.rules import ScoringRules
 from sync.model import Deal, Interaction, Invoice, Order, Payment, ServiceCase, Survey
 from sync.store.schema import crosswalk, golden, staging
@@ -47,7 +49,15 @@ ACTIVITY: dict[str, tuple[str, type[BaseModel]]] = {
 """Staging entity name -> (CustomerActivity list, model)."""
 
 _SKIPPED_STATUSES = ("quarantined", "deleted")
-_FIELDS = {name: set(model.model_fields) - {"source"} for name, (_, model) in ACTIVITY.items()}
+
+
+def _lenient(model: type[BaseModel]) -> type[BaseModel]:
+    # staged data may carry fields the entity does not define (lineage, raw ids); ignoring them
+    # in the validator is much cheaper than filtering every row's dict first
+    return type(model.__name__, (model,), {"model_config": ConfigDict(extra="ignore")})
+
+
+_READERS: dict[str, type[BaseModel]] = {name: _lenient(model) for name, (_, model) in ACTIVITY.items()}
 
 
 @dataclass
@@ -80,9 +90,10 @@ def _parse_date(value: Any) -> date | None:
 class StoreActivity:
     """Every live golden customer with its activity, in golden-id order; re-iterable."""
 
-    def __init__(self, engine: Engine, *, batch: int = 2000) -> None:
+    def __init__(self, engine: Engine, *, batch: int = 2000, entities: Iterable[str] | None = None) -> None:
         self.engine = engine
         self.batch = batch
+        self.entities = tuple(e for e in ACTIVITY if entities is None or e in set(entities))
         self.stats = ReadStats()
 
     def _golden_rows(self, conn: sa.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -93,37 +104,69 @@ class StoreActivity:
         for row in conn.execution_options(yield_per=self.batch).execute(query):
             yield row.golden_id, row.data or {}
 
-    def _linked_rows(self, conn: sa.Connection, entity: str) -> Iterator[tuple[str, sa.Row[Any]]]:
-        """(golden id, staging row) for one entity's live rows, ordered by golden id."""
-        s, own = staging, crosswalk.alias("own")
-        if entity == "customer":  # a customer record's own crosswalk row names its golden id
+    def _customer_objects(self, conn: sa.Connection) -> list[tuple[str, str]]:
+        """(system, object) pairs that hold customer records, e.g. ('sales', 'accounts')."""
+        return sorted((system, obj) for system, obj in conn.execute(
+            sa.select(crosswalk.c.source_system, crosswalk.c.source_object)
+            .where(crosswalk.c.entity == "customer").distinct()))
+
+    def _linked_rows(self, conn: sa.Connection, entity: str,
+                     customer_objects: Sequence[tuple[str, str]]) -> Iterator[tuple[str, sa.Row[Any]]]:
+        """(golden id, staging row) for one entity's live rows, ordered by golden id.
+
+        One query per customer object, each naming system, object and id so the crosswalk's
+        primary key finds the customer: matching on system and id alone scans the crosswalk.
+        """
+        streams = []
+        for system, customer_object in customer_objects:
+            if entity == "customer":
+                streams.append(self._rows(conn, entity, system, customer_object, own_key=True))
+            else:
+                streams.append(self._rows(conn, entity, system, customer_object, own_key=False))
+        return heapq.merge(*streams, key=lambda item: item[0])
+
+    def _rows(self, conn: sa.Connection, entity: str, system: str, customer_object: str,
+              own_key: bool) -> Iterator[tuple[str, sa.Row[Any]]]:
+        s, own, cust = staging, crosswalk.alias("own"), crosswalk.alias("cust")
+        own_on = sa.and_(own.c.source_system == s.c.source_system, own.c.source_object == s.c.source_object,
+                         own.c.source_id == s.c.source_id)
+        if own_key:  # a customer record's own crosswalk row names its golden id
             cust = own
-            join = s.join(own, sa.and_(own.c.source_system == s.c.source_system,
-                                       own.c.source_object == s.c.source_object, own.c.source_id == s.c.source_id))
+            join = s.join(own, own_on)
+            where = [s.c.source_object == customer_object]
         else:
-            cust = crosswalk.alias("cust")
-            join = (s.outerjoin(cust, sa.and_(cust.c.entity == "customer", cust.c.source_system == s.c.source_system,
-                                         cust.c.source_id == s.c.data["customer"].as_string()))
-                    .outerjoin(own, sa.and_(own.c.source_system == s.c.source_system,
-                                            own.c.source_object == s.c.source_object,
-                                            own.c.source_id == s.c.source_id)))
+            join = s.join(cust, sa.and_(cust.c.source_system == system, cust.c.source_object == customer_object,
+                                        cust.c.source_id == s.c.data["customer"].as_string())).outerjoin(own, own_on)
+            where = [sa.or_(own.c.status.is_(None), own.c.status.not_in(_SKIPPED_STATUSES))]
         merged = golden.alias("merged")
         join = join.outerjoin(merged, merged.c.golden_id == cust.c.golden_id)
         target = sa.func.coalesce(merged.c.merged_into, cust.c.golden_id).label("gid")
         query = (sa.select(target, s.c.source_system, s.c.source_object, s.c.source_id, s.c.data)
                  .select_from(join)
-                 .where(s.c.entity == entity, s.c.deleted.is_(sa.false()),
-                        sa.or_(own.c.status.is_(None), own.c.status.not_in(_SKIPPED_STATUSES)))
-                 .order_by(_ordered(self.engine, target), s.c.source_system, s.c.source_object, s.c.source_id))
+                 .where(s.c.entity == entity, s.c.source_system == system, s.c.deleted.is_(sa.false()),
+                        cust.c.golden_id.is_not(None), *where)
+                 .order_by(_ordered(self.engine, target), s.c.source_object, s.c.source_id))
         for row in conn.execution_options(yield_per=self.batch).execute(query):
             yield row.gid, row
 
+    def _unlinked(self, conn: sa.Connection, customer_objects: Sequence[tuple[str, str]]) -> None:
+        """Count live activity rows whose customer reference no customer crosswalk row knows."""
+        s, cust = staging, crosswalk.alias("cust")
+        objects = sorted({obj for _system, obj in customer_objects})
+        # naming the objects lets the crosswalk's primary key answer; system and id alone scan it
+        known = sa.exists().where(cust.c.source_system == s.c.source_system, cust.c.source_object.in_(objects),
+                                  cust.c.source_id == s.c.data["customer"].as_string(),
+                                  cust.c.entity == "customer", cust.c.golden_id.is_not(None))
+        rows = conn.execute(sa.select(s.c.entity, sa.func.count()).where(
+            s.c.entity.in_(list(self.entities)), s.c.deleted.is_(sa.false()), ~known).group_by(s.c.entity))
+        for entity, count in rows:
+            self.stats.skipped[f"{entity}: customer reference not in the crosswalk"] += count
+
     def _model(self, entity: str, row: sa.Row[Any]) -> BaseModel | None:
-        model = ACTIVITY[entity][1]
-        data = {k: v for k, v in (row.data or {}).items() if k in _FIELDS[entity]}
+        data = dict(row.data or {})
         data["source"] = {"system": row.source_system, "object": row.source_object, "id": row.source_id}
         try:
-            return model.model_validate(data)
+            return _READERS[entity].model_validate(data)
         except ValidationError:
             self.stats.skipped[f"{entity}: does not parse"] += 1
             return None
@@ -131,7 +174,10 @@ class StoreActivity:
     def __iter__(self) -> Iterator[CustomerActivity]:
         self.stats = ReadStats()
         with self.engine.connect() as conn:
-            streams = {entity: _Peek(self._linked_rows(conn, entity)) for entity in ("customer", *ACTIVITY)}
+            customer_objects = self._customer_objects(conn)
+            self._unlinked(conn, customer_objects)
+            streams = {entity: _Peek(self._linked_rows(conn, entity, customer_objects))
+                       for entity in ("customer", *self.entities)}
             for golden_id, data in self._golden_rows(conn):
                 activity = CustomerActivity(golden_id, kind=str(data.get("kind") or "direct"),
                                             created_at=_parse_datetime(data.get("created_at")),
@@ -169,30 +215,20 @@ class _Peek:
 
     def take(self, golden_id: str, skipped: Counter[str], entity: str) -> list[sa.Row[Any]]:
         out: list[sa.Row[Any]] = []
-        # NULL golden ids (a customer reference the crosswalk does not know) sort first or last
-        # depending on the database; they are counted wherever they turn up
-        while self._head is not None and (self._head[0] is None or self._head[0] <= golden_id):
+        while self._head is not None and self._head[0] <= golden_id:
             gid, row = self._head
             if gid == golden_id:
                 out.append(row)
-            else:
-                _count_unmatched(skipped, entity, gid)
+            else:  # a golden id that is not a live customer (deleted, or not resolved yet)
+                skipped[f"{entity}: customer not in golden records"] += 1
             self._head = next(self._rows, None)
         return out
 
     def drain(self, skipped: Counter[str], entity: str) -> None:
-        if self._head is not None:
-            _count_unmatched(skipped, entity, self._head[0])
-        for gid, _row in self._rows:
-            _count_unmatched(skipped, entity, gid)
+        rest = (self._head is not None) + sum(1 for _ in self._rows)
+        if rest:
+            skipped[f"{entity}: customer not in golden records"] += rest
         self._head = None
-
-
-def _count_unmatched(skipped: Counter[str], entity: str, gid: str | None) -> None:
-    if gid is None:
-        skipped[f"{entity}: customer reference not in the crosswalk"] += 1
-    else:  # a golden id that is not a live customer (deleted, or not resolved yet)
-        skipped[f"{entity}: customer not in golden records"] += 1
 
 
 def scores_json(result: CustomerScores) -> dict[str, Any]:
@@ -237,6 +273,15 @@ def write_scores(engine: Engine, results: Iterable[CustomerScores], run_id: str 
     return stats
 
 
+def population_entities(rules: ScoringRules) -> set[str] | None:
+    """Entities pass one must read (None: all), from what the tier measure depends on."""
+    names = set(rules.tier.weighted) if rules.tier.measure == "weighted" else {rules.tier.measure}
+    if not names <= REVENUE_MEASURES:
+        return None
+    documents = "order" if rules.revenue.source == "orders" else "invoice"
+    return {documents, "credit_note"} if rules.revenue.net_of_credit_notes else {documents}
+
+
 @dataclass
 class EnrichSummary:
     """Counts for the end-of-run summary (no personal data)."""
@@ -253,6 +298,8 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
     """Score every live golden customer in the store as of ``as_of`` and write the results back."""
     summary = EnrichSummary()
     source = StoreActivity(engine)
+    # pass one needs only what the tier measure is made of: usually revenue documents alone
+    population = survey_population(StoreActivity(engine, entities=population_entities(rules)), rules, as_of)
 
     def counted(results: Iterable[CustomerScores]) -> Iterator[CustomerScores]:
         for result in results:
@@ -262,6 +309,6 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
             summary.forecast_total += result.forecast
             yield result
 
-    summary.written = write_scores(engine, counted(score_customers(source, rules, as_of)), run_id)
+    summary.written = write_scores(engine, counted(score_customers(source, rules, as_of, population)), run_id)
     summary.skipped = source.stats.skipped
     return summary
