@@ -66,6 +66,9 @@ class CompiledField:
 @dataclass
 class CompiledStream:
     name: str
+    """Entry name in the file; the ``object`` of every SourceRef it produces."""
+    source_stream: str
+    """The Singer stream it reads (usually the same as ``name``)."""
     system: str
     entity: type[Entity]
     key: list[tuple[str, tuple[str, ...]]]
@@ -90,11 +93,21 @@ class Mapping:
     def position(self, loc: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int]:
         return position(self.tree, loc, at_key=at_key)
 
-    def apply(self, stream: str, record: Any) -> Result:
-        """Map one record of ``stream``: an entity, a deletion, or a quarantine reason."""
+    def apply(self, entry: str, record: Any) -> Result:
+        """Map one record with the plan named ``entry``: an entity, a deletion, or a quarantine reason."""
         from sync.mapping.applier import apply_record
 
-        return apply_record(self.streams[stream], record)
+        return apply_record(self.streams[entry], record)
+
+    def plans_for(self, stream: str) -> list[CompiledStream]:
+        """The plans that read Singer stream ``stream`` (none when the mapping ignores it)."""
+        return [p for p in self.streams.values() if p.source_stream == stream]
+
+    def apply_all(self, stream: str, record: Any) -> list[Result]:
+        """Map one record of Singer stream ``stream`` with every plan that reads it."""
+        from sync.mapping.applier import apply_record
+
+        return [apply_record(plan, record) for plan in self.plans_for(stream)]
 
 
 def split_path(raw: str) -> tuple[str, ...]:
@@ -160,8 +173,8 @@ class _Compiler:
                 fields.append(self._field(target, spec, [*loc, "fields", target], _is_text(annotation)))
         deleted = (self._field("deleted_when", stream.deleted_when, [*loc, "deleted_when"], False)
                    if stream.deleted_when else None)
-        return CompiledStream(name, self.spec.source, entity, [(k, split_path(k)) for k in stream.key],
-                              fields, deleted, stream)
+        return CompiledStream(name, stream.stream or name, self.spec.source, entity,
+                              [(k, split_path(k)) for k in stream.key], fields, deleted, stream)
 
     def _target(self, entity: type[Entity], target: str, loc: list[str | int]) -> Any:
         """The annotation of target field ``target`` ('address.city' reaches into Address)."""

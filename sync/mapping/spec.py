@@ -126,12 +126,6 @@ class FieldSpec(_Strict):
         return self
 
 
-_FIELD_SCHEMA = WithJsonSchema({"anyOf": [
-    {"type": "string", "description": "source field (shorthand for {from: ...})"},
-    {"type": ["number", "integer", "boolean", "null"], "description": "constant"},
-    {"$ref": "#/$defs/FieldSpec"}]})
-
-
 def map_key(key: Any) -> str:
     """Value-table keys compare as text, so YAML's `1:` or `true:` match "1" and True alike."""
     if isinstance(key, bool):
@@ -163,14 +157,16 @@ class Example(_Strict):
 class StreamSpec(_Strict):
     """One Singer stream mapped into one entity."""
 
+    stream: str | None = Field(default=None, description="Singer stream to read when it differs from this entry's"
+                               " name: lets one stream feed two entities (accounts → customer and contact)")
     entity: str = Field(description="target entity: customer, contact, deal, order, invoice, payment,"
                         " interaction, service_case, survey")
     key: Annotated[list[str], WithJsonSchema({"anyOf": [{"type": "string"},
                                                         {"type": "array", "items": {"type": "string"}}]})] = Field(
         description="source field(s) holding the record's id; several are joined with ':'")
-    deleted_when: Annotated[FieldSpec, _FIELD_SCHEMA] | None = Field(
+    deleted_when: FieldSpec | None = Field(
         default=None, description="the record is a deletion when this is true (e.g. IsDeleted)")
-    fields: dict[str, Annotated[FieldSpec, _FIELD_SCHEMA]] = Field(
+    fields: dict[str, FieldSpec] = Field(
         description="target field → how to fill it; 'address.city' reaches into nested target fields")
     examples: list[Example] = Field(default_factory=list)
     description: str | None = None
@@ -186,4 +182,5 @@ class MappingSpec(_Strict):
 
     source: str = Field(min_length=1, description="source system name, e.g. salesforce")
     description: str | None = None
-    streams: dict[str, StreamSpec] = Field(description="Singer stream name → its mapping")
+    streams: dict[str, StreamSpec] = Field(description="Singer stream name (or an entry name with 'stream:')"
+                                           " → its mapping; the name is the source object in SourceRef")
