@@ -273,6 +273,20 @@ def write_scores(engine: Engine, results: Iterable[CustomerScores], run_id: str 
     return stats
 
 
+def read_scores(engine: Engine, golden_id: str) -> tuple[str, dict[str, Any]] | None:
+    """(live golden id, its data) for a customer, following merges; None when unknown."""
+    with engine.connect() as conn:
+        for _ in range(16):  # merge chains are short; the bound only guards against a cycle
+            row = conn.execute(sa.select(golden.c.data, golden.c.merged_into).where(
+                golden.c.golden_id == golden_id, golden.c.entity == "customer")).first()
+            if row is None:
+                return None
+            if row.merged_into is None:
+                return golden_id, dict(row.data or {})
+            golden_id = row.merged_into
+    return None
+
+
 def population_entities(rules: ScoringRules) -> set[str] | None:
     """Entities pass one must read (None: all), from what the tier measure depends on."""
     names = set(rules.tier.weighted) if rules.tier.measure == "weighted" else {rules.tier.measure}

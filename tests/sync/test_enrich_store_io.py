@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from sync.enrich import ScoringRules
-from sync.enrich.store_io import StoreActivity, enrich_store
+from sync.enrich.explain import explain_lines
+from sync.enrich.store_io import StoreActivity, enrich_store, read_scores
 from sync.model import GoldenCustomer
 from sync.store.schema import crosswalk, golden, staging
 from sync.store.store import Store
@@ -99,6 +100,12 @@ def check_store(store: Store) -> None:
 
     again = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="run-2")
     assert (again.written.updated, again.written.unchanged) == (0, 2)
+
+    live, stored = read_scores(store.engine, "G3")                     # a merged id explains its survivor
+    assert live == "G1"
+    lines = explain_lines(stored)
+    assert lines[0] == "tier A, lifecycle stable"                      # customer since 2022, no rule matches
+    assert read_scores(store.engine, "NOPE") is None
 
 
 def test_store_adapter_sqlite(tmp_path):
