@@ -178,8 +178,10 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
         return
     k = match_keys
     # keys shared by too many records (a common word, a placeholder phone) say nothing: skip them
-    big = set(conn.execute(sa.select(k.c.key).where(k.c.entity == entity).group_by(k.c.key)
-                           .having(sa.func.count() > rules.max_block_size)).scalars())
+    smallest = min([rules.max_block_size] + [b.max_block_size for b in rules.blocking if b.max_block_size])
+    big = {key for key, n in conn.execute(
+        sa.select(k.c.key, sa.func.count()).where(k.c.entity == entity).group_by(k.c.key)
+        .having(sa.func.count() > smallest)) if n > rules.block_limit(key.split(":", 1)[0])}
     dirty_set = set(dirty)
     cache: dict[int, Any] = {}
     for part in chunks(sorted(dirty)):

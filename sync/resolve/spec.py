@@ -32,8 +32,9 @@ class KeyPart(_Strict):
 class BlockingRule(_Strict):
     """Records that share this key are compared. Several rules are OR-ed together."""
 
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     key: list[KeyPart] = Field(min_length=1)
+    max_block_size: int | None = Field(default=None, ge=2, description="overrides the entity's limit")
 
     @field_validator("key", mode="before")
     @classmethod
@@ -153,6 +154,12 @@ class EntityRules(_Strict):
         if self.review_threshold is not None and self.review_threshold > self.threshold:
             raise ValueError("review_threshold must not exceed threshold")
         return self
+
+    def block_limit(self, rule_name: str) -> int:
+        for rule in self.blocking:
+            if rule.name == rule_name and rule.max_block_size is not None:
+                return rule.max_block_size
+        return self.max_block_size
 
     def comparison(self, name: str) -> Comparison:
         for comp in self.comparisons:
