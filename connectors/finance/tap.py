@@ -37,6 +37,16 @@ class TapFinance(Tap):
         self._engine: sa.Engine | None = None
         super().__init__(*args, **kwargs)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
+        try:
+            parse(dict(self.config))
+        except FinanceConfigError as exc:
+            if raise_errors:
+                raise
+            return [str(exc)]
+        return []
+
     @property
     def settings(self) -> FinanceTapConfig:
         if self._settings is None:

@@ -42,11 +42,9 @@ def jsonschema_for(column: sa.Column[Any]) -> dict[str, Any]:
     elif isinstance(t, sa.Integer):
         schema = {"type": ["integer", "null"]}
     elif isinstance(t, sa.Numeric):
+        # No multipleOf: targets parse numbers as Decimal, and jsonschema cannot divide a Decimal
+        # by a float multipleOf (TypeError), so the hint would break validation downstream.
         schema = {"type": ["number", "null"]}
-        scale = getattr(t, "scale", None)
-        if scale and not isinstance(t, sa.Float):
-            # Tells a target the column is exact with this many decimals (NUMERIC(18,2) -> 0.01).
-            schema["multipleOf"] = float(f"1e-{scale}")
     elif isinstance(t, sa.DateTime):
         schema = {"type": ["string", "null"], "format": "date-time"}
     elif isinstance(t, sa.Date):
@@ -92,6 +90,10 @@ class LedgerTableStream(Stream):
         start_dt = _parse_dt(start)
         state = self.get_context_state(context)
         saved, last = state.get("replication_key_value"), state.get(LAST_KEY)
+        if saved is not None:
+            # singer-sdk checks the sort order by comparing strings, so a bookmark written in
+            # another ISO form ("...Z") must be in this tap's form before the first row.
+            state["replication_key_value"] = iso_utc(_parse_dt(saved))
         if saved is not None and last is not None and _parse_dt(saved) == start_dt:
             return start_dt, list(last)
         return start_dt, None

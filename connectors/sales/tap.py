@@ -42,6 +42,16 @@ class TapSales(Tap):
         self.config_error: SalesConfigError | None = None
         super().__init__(*args, **kwargs)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
+        try:
+            parse(dict(self.config))
+        except SalesConfigError as exc:
+            if raise_errors:
+                raise
+            return [str(exc)]
+        return []
+
     @property
     def settings(self) -> SalesTapConfig:
         if self._settings is None:
