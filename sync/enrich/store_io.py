@@ -117,12 +117,8 @@ class StoreActivity:
         One query per customer object, each naming system, object and id so the crosswalk's
         primary key finds the customer: matching on system and id alone scans the crosswalk.
         """
-        streams = []
-        for system, customer_object in customer_objects:
-            if entity == "customer":
-                streams.append(self._rows(conn, entity, system, customer_object, own_key=True))
-            else:
-                streams.append(self._rows(conn, entity, system, customer_object, own_key=False))
+        streams = [self._rows(conn, entity, system, customer_object, own_key=entity == "customer")
+                   for system, customer_object in customer_objects]
         return heapq.merge(*streams, key=lambda item: item[0])
 
     def _rows(self, conn: sa.Connection, entity: str, system: str, customer_object: str,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from sync.enrich import ScoringRules
 from sync.enrich.explain import explain_lines
+from sync.enrich.rules import ThresholdSpec, TierSpec
 from sync.enrich.store_io import StoreActivity, enrich_store, read_scores
 from sync.model import GoldenCustomer
 from sync.store.schema import crosswalk, golden, staging
@@ -106,6 +107,12 @@ def check_store(store: Store) -> None:
     lines = explain_lines(stored)
     assert lines[0] == "tier A, lifecycle stable"                      # customer since 2022, no rule matches
     assert read_scores(store.engine, "NOPE") is None
+
+    # a tier measure outside revenue makes pass one read every entity, not just orders
+    by_invoices = ScoringRules(tier=TierSpec(measure="open_invoices_amount", method="thresholds",
+                                             thresholds=ThresholdSpec(A=Decimal(300), B=Decimal(1))))
+    assert enrich_store(store.engine, by_invoices, AS_OF).tiers == {"A": 1, "C": 1}
+    assert read_scores(store.engine, "G1")[1]["tier"] == "A"
 
 
 def test_store_adapter_sqlite(tmp_path):
