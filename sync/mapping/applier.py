@@ -82,6 +82,9 @@ def field_value(spec: CompiledField, record: dict[str, Any]) -> Any:
     """The target value for one field; raises TransformError with a data-free reason."""
     value = spec.const if spec.path is None and spec.expr is None else (
         read_path(record, spec.path, spec.raw_path) if spec.path is not None else None)
+    if spec.expr is not None:
+        # before the transforms, so they can tidy what the expression computes
+        value = spec.expr.evaluate(record, value)
     for transform, params in spec.steps:
         if value is None:
             break
@@ -91,8 +94,6 @@ def field_value(spec: CompiledField, record: dict[str, Any]) -> Any:
             raise TransformError(f"{transform.name}: {exc}") from None
         except Exception as exc:  # a library choking on odd input is bad data, not a crash
             raise TransformError(f"{transform.name}: could not convert value ({type(exc).__name__})") from None
-    if spec.expr is not None:
-        value = spec.expr.evaluate(record, value)
     if value is not None and spec.ref is not None:
         if isinstance(value, dict | list | bool):
             raise TransformError(f"reference to {spec.ref} is not an id")

@@ -84,7 +84,7 @@ class FieldSpec(_Strict):
                               description="source field; dots reach into objects (contact.email)")
     const: Any = Field(default=None, description="a constant value")
     expr: str | None = Field(default=None, description="a safe Python-like expression over the record's fields;"
-                             " 'value' is the value read by 'from' (after transforms)")
+                             " 'value' is the value read by 'from'; transforms apply to the result")
     ref: str | None = Field(default=None, description="entity this field refers to; the value is that record's"
                             " source id in the same system")
     transform: list[TransformItem] = Field(default_factory=list, description="transforms applied in order")
