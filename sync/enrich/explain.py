@@ -42,3 +42,14 @@ def explain_lines(data: Mapping[str, Any] | CustomerScores, *, top: int = 5) -> 
             lines.append(f"  {reason['factor']}: {_value(reason.get('contribution'))}"
                          f" [{_value(reason.get('value'))}]{note}")
     return lines
+
+
+def reasons_summary(score: Mapping[str, Any] | None, top: int = 3) -> str:
+    """The top positive reasons in one short line, e.g. for CRM2_Churn_Reasons__c.
+
+    ``"falling_revenue 15; long_silence 10.19; overdue_invoices 10"``; empty when nothing contributes.
+    """
+    if not score:
+        return ""
+    reasons = [r for r in score.get("reasons") or [] if (r.get("contribution") or 0) > 0]
+    return "; ".join(f"{r['factor']} {_value(r['contribution'])}" for r in reasons[:top])

@@ -283,6 +283,17 @@ def test_explain_shows_why_from_the_stored_json():
     assert explain_lines({}) == ["not scored yet (run enrichment)"]
 
 
+def test_reasons_summary_for_the_crm_field():
+    from sync.enrich.explain import reasons_summary
+    from sync.enrich.store_io import scores_json
+
+    stored = scores_json(score_one(churning_customer()))
+    expected = "falling_revenue 15; long_silence 10.19; overdue_invoices 10"
+    assert reasons_summary(stored["scores"]["churn_risk"]) == expected
+    steady = CustomerActivity("steady", created_at=at(800), orders=[order("100", d) for d in range(5, 700, 20)])
+    assert reasons_summary(scores_json(score_one(steady))["scores"]["churn_risk"]) == ""
+
+
 def test_docs_describe_every_measure():
     from pathlib import Path
 
