@@ -2,9 +2,9 @@
 
 Each normaliser turns one raw field value into a comparable form (or None when there is
 nothing to compare). Blocking keys and comparators refer to them by name in match YAML, so
-the same names can later be compiled to SQL/Spark expressions. The mapping engine has its own
-transforms for mapping; these are the matching-side forms (legal suffixes dropped, Chinese
-folded to simplified and pinyin) and are kept here until the two are merged.
+the same names can later be compiled to SQL/Spark expressions. E-mail and domain come from the
+mapping engine's transforms (one definition); company names here are the matching-side form
+(legal suffixes and bracketed locations dropped, simplified, pinyin across scripts).
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from typing import Any
 
 import opencc
 from pypinyin import lazy_pinyin
+
+from sync.mapping.contact_points import domain as _mapping_domain
+from sync.mapping.contact_points import email as _mapping_email
+from sync.mapping.errors import TransformError
 
 _T2S = opencc.OpenCC("t2s")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -136,26 +140,26 @@ def phone_tail(value: Any) -> str | None:
 
 
 def email(value: Any) -> str | None:
-    s = text(value)
-    if s is None or "@" not in s:
+    """The mapping engine's address normalisation, with '+tags' dropped (same mailbox)."""
+    if value is None:
         return None
-    local, _, domain_part = s.rpartition("@")
+    try:
+        address = _mapping_email(value)
+    except TransformError:
+        return None
+    local, _, domain_part = address.rpartition("@")
     local = local.split("+", 1)[0]
-    return f"{local}@{domain_part}" if local and domain_part else None
+    return f"{local}@{domain_part}" if local else None
 
 
 def domain(value: Any) -> str | None:
-    """Registered host of a URL, e-mail address or bare domain, without 'www.'."""
-    s = text(value)
-    if s is None:
+    """Registered host of a URL, e-mail address or bare domain, without 'www.' (mapping engine's)."""
+    if value is None:
         return None
-    if "@" in s and "//" not in s:
-        s = s.rpartition("@")[2]
-    s = re.sub(r"^[a-z][a-z0-9+.-]*://", "", s)
-    s = s.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0].strip(".")
-    if s.startswith("www."):
-        s = s[4:]
-    return s if "." in s else None
+    try:
+        return _mapping_domain(value)
+    except TransformError:
+        return None
 
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
