@@ -235,3 +235,21 @@ def test_resolve_on_postgresql(fresh_postgres_db: str, config: MatchConfig) -> N
         assert ids(store)["sales/accounts/ACC-1"][0] != before["sales/accounts/ACC-1"][0]
     finally:
         store.close()
+
+
+def test_contacts_resolve_with_their_own_rules(tmp_path: Path, config: MatchConfig) -> None:
+    store = Store.open(tmp_path / "s.sqlite")
+    stage(store, [
+        StagedRecord("salesforce", "Contact", "003A", "contact",
+                     {"first_name": "Wei", "last_name": "Zhang", "email": "Wei.Zhang@acme.cn",
+                      "phone": "+8613800138000"}),
+        StagedRecord("sales", "accounts.contact", "ACC-1", "contact",
+                     {"first_name": "Wei", "last_name": "Zhang", "email": "wei.zhang@acme.cn"}),
+        StagedRecord("salesforce", "Contact", "003B", "contact",
+                     {"first_name": "Wei", "last_name": "Zhang", "email": "wzhang@globex.com"}),
+    ])
+    result = resolve(store, config, "contact")
+    assert result.golden == 2
+    assert gid(store, "salesforce/Contact/003A") == gid(store, "sales/accounts.contact/ACC-1")
+    assert gid(store, "salesforce/Contact/003A").startswith("CON-")
+    assert gid(store, "salesforce/Contact/003B") != gid(store, "salesforce/Contact/003A")
