@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.resolve.engine import ref_text
+from sync.resolve.scoring import levels_from_details
 from sync.store.schema import crosswalk, golden, match_constraints, match_pairs, match_records
 from sync.store.store import Store
 
@@ -77,7 +78,7 @@ def explain(store: Store, golden_id: str) -> Explanation:
             for pair in conn.execute(sa.select(p).where(p.c.left_rid.in_(rids), p.c.right_rid.in_(rids))
                                      .order_by(p.c.weight.desc())):
                 out.links.append(Link(ref_of[pair.left_rid], ref_of[pair.right_rid], pair.decision, pair.rule,
-                                      round(pair.weight, 3), (pair.details or {}).get("levels", [])))
+                                      round(pair.weight, 3), levels_from_details(pair.details)))
             refs = list(ref_of.values())
             c = match_constraints
             out.decisions = [{"left": d.left_ref, "right": d.right_ref, "kind": d.kind, "reason": d.reason}

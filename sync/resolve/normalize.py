@@ -43,7 +43,13 @@ def text(value: Any) -> str | None:
     """NFKC (full-width to half-width), case-folded, single-spaced; None when blank."""
     if value is None:
         return None
-    out = _SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip().casefold()
+    return _text(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _text(value: str) -> str | None:
+    # field values repeat a lot (cities, countries, first names): normalise each once
+    out = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip().casefold()
     return out or None
 
 

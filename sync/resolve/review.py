@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from sync.resolve.engine import parse_ref, ref_text
+from sync.resolve.scoring import levels_from_details
 from sync.store.schema import crosswalk, match_constraints, match_pairs, match_records
 from sync.store.store import AuditEntry, Store, now
 
@@ -51,7 +52,7 @@ def pending(store: Store, entity: str | None = None, limit: int = 100) -> list[R
         rows = conn.execute(query.order_by(p.c.weight.desc(), p.c.left_rid, p.c.right_rid).limit(limit)).all()
         refs = _refs_of(conn, {r.left_rid for r in rows} | {r.right_rid for r in rows})
     return [ReviewItem(r.entity, refs[r.left_rid], refs[r.right_rid], r.weight, r.rule,
-                       (r.details or {}).get("levels", [])) for r in rows]
+                       levels_from_details(r.details)) for r in rows]
 
 
 def _rid(conn: Connection, ref: str) -> tuple[int, str]:

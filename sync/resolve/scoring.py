@@ -33,7 +33,13 @@ class PairScore:
         return 1 / (1 + 2 ** (-logit)) if logit > -60 else 0.0
 
     def details(self) -> dict[str, Any]:
-        return {"levels": [{"comparison": c, "level": lv, "weight": round(w, 3)} for c, lv, w in self.levels]}
+        # compact rows (one pair row per link is stored): expanded by levels_from_details
+        return {"levels": [[c, lv, round(w, 3)] for c, lv, w in self.levels]}
+
+
+def levels_from_details(details: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The stored comparison levels of a pair as readable rows."""
+    return [{"comparison": c, "level": lv, "weight": w} for c, lv, w in (details or {}).get("levels", [])]
 
 
 class Scorer:
