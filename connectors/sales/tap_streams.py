@@ -167,7 +167,8 @@ class EndpointStream(RESTStream[Any]):
 
     def request_decorator(self, func: Callable[..., Any]) -> Callable[..., Any]:
         cfg = self.sales_tap.settings
-        backoff = tenacity.wait_exponential_jitter(initial=cfg.retry_initial_wait, max=cfg.retry_max_wait)
+        backoff = tenacity.wait_exponential_jitter(multiplier=cfg.retry_initial_wait, max=cfg.retry_max_wait,
+                                                  jitter=cfg.retry_initial_wait)
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

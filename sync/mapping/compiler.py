@@ -270,7 +270,7 @@ class _Compiler:
                 self.problem([*loc, name, key], f"parameter '{key}' of '{name}' should be {expected.__name__}")
                 continue
             params[key] = self._param(ref, [*loc, name, key], region=key == "default_region")
-        if name in ("datetime", "date") and "timezone" in params and params["timezone"].path is None \
+        if name in ("datetime", "date") and "timezone" in given and params["timezone"].path is None \
                 and not values.is_time_zone(str(params["timezone"].const)):
             self.problem(loc, f"unknown time zone '{params['timezone'].const}'", "use an IANA name such as 'UTC'")
         return transform, params

@@ -129,6 +129,8 @@ def strip_legal_suffix(name: str) -> str:
     while True:
         before = current
         for suffix in _CN_SUFFIXES:
+            if current in _CN_SUFFIXES:
+                break  # a name that is only a legal form ("有限公司") is kept, not cut to "有限"
             if current.endswith(suffix) and len(current) > len(suffix):
                 current = current[: -len(suffix)].rstrip(" ,.")
                 break
