@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,8 +46,10 @@ class StoreConfig(Strict):
 
     def resolved_url(self, base: Path) -> str:
         if "://" not in self.url:
+            from sync.store import store_url
+
             path = Path(self.url).expanduser()
-            return str(path if path.is_absolute() else base / path)
+            return store_url(path if path.is_absolute() else base / path)
         if not self.password_env:
             return self.url
         password = os.environ.get(self.password_env)
@@ -74,6 +77,10 @@ class StageToggle(Strict):
     rules: Path | None = None
 
 
+class EnrichToggle(StageToggle):
+    as_of: date | None = Field(default=None, description="score as of this date (default: today, UTC)")
+
+
 class WritebackConfig(Strict):
     enabled: bool = False
     target: str = "target-crm2-salesforce"
@@ -88,7 +95,7 @@ class PipelineConfig(Strict):
     extractors: list[Extractor] = Field(default_factory=list)
     checks: StageToggle = Field(default_factory=StageToggle)
     resolve: StageToggle = Field(default_factory=StageToggle)
-    enrich: StageToggle = Field(default_factory=StageToggle)
+    enrich: EnrichToggle = Field(default_factory=EnrichToggle)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)
 
     @field_validator("extractors")

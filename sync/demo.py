@@ -17,12 +17,11 @@ from typing import Any
 from sync import standins
 from sync.config import Extractor, LoadedConfig, PipelineConfig, StoreConfig
 from sync.run import RunOutcome, StageReport, run
+from sync.shipped import MAPPINGS
 from sync.store import Store
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = PROJECT_ROOT / "mappings"
 SOURCES = ("salesforce", "finance", "sales")
 
 

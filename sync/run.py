@@ -1,38 +1,33 @@
 """One crm2 run over a pipeline config: extract every source into the store, then the later
-stages (checks, resolve, enrich, writeback) as they become available.
+stages (checks, resolve, enrich, writeback).
 
 Each stage reports what it did; a stage whose programs are not installed says so instead of
-failing, so the demo and scheduled syncs work while the product grows.
+failing. Scores are not computed (nor written back) when an extraction failed: they would be
+computed on incomplete data. A failing check of severity ``fail`` stops everything after it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from sync import stages
 from sync.config import LoadedConfig
 from sync.exitcodes import ExitCode
 from sync.lock import run_lock
 from sync.pipeline import StageUnavailable, run_pipe
+from sync.stages import StageReport
 from sync.store import Store
 from sync.store.schema import quarantine, staging
 
 log = logging.getLogger(__name__)
 
 LATER_STAGES = ("checks", "resolve", "enrich", "writeback")
-
-
-@dataclass
-class StageReport:
-    name: str
-    status: str  # ok | failed | skipped | unavailable
-    detail: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,13 +60,15 @@ def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
         env: Mapping[str, str] | None = None, log_dir: Path | None = None,
         on_stage: Callable[[StageReport], None] | None = None) -> RunOutcome:
-    """Run the pipeline once, recording the run in the store; raises LockHeld if one is running."""
+    """Run the pipeline once, recording the run in the store; raises LockHeld if one is running
+    and ConfigError (before anything runs) if a rule file is bad."""
+    rules = stages.load_rules(loaded)  # fail fast, before the lock and the run record
     with run_lock(store_url):
-        return _run_locked(loaded, store, store_url, command=command, env=env, log_dir=log_dir,
+        return _run_locked(loaded, rules, store, store_url, command=command, env=env, log_dir=log_dir,
                            on_stage=on_stage)
 
 
-def _run_locked(loaded: LoadedConfig, store: Store, store_url: str, *, command: str,
+def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, store_url: str, *, command: str,
                 env: Mapping[str, str] | None, log_dir: Path | None,
                 on_stage: Callable[[StageReport], None] | None) -> RunOutcome:
     pipeline = loaded.pipeline
@@ -104,17 +101,31 @@ def _run_locked(loaded: LoadedConfig, store: Store, store_url: str, *, command: 
                 report(StageReport(f"extract:{ex.name}", "failed",
                                    f"tap exit {result.tap_exit}, target exit {result.target_exit}\n"
                                    f"{result.stderr_tail}"))
+        extract_failed = any(s.status == "failed" for s in reports)
+        stopped = ""
         for stage in LATER_STAGES:
             toggle = getattr(pipeline, stage)
             if not toggle.enabled:
                 report(StageReport(stage, "skipped", "disabled in config"))
+            elif stopped:
+                report(StageReport(stage, "skipped", stopped))
+            elif extract_failed and stage in ("enrich", "writeback"):
+                report(StageReport(stage, "skipped", "an extraction failed: scores would use incomplete data"))
+            elif stage == "checks":
+                report(stages.checks(store, rules["checks"], run_id))
+            elif stage == "resolve":
+                report(stages.resolve(store, rules["resolve"], run_id))
+            elif stage == "enrich":
+                report(stages.enrich(store, rules["enrich"], run_id, pipeline.enrich.as_of))
             else:
                 report(StageReport(stage, "unavailable", "not built yet in this version of crm2"))
+            if reports[-1].status == "failed":
+                stopped = f"{stage} failed"
         staged, quarantined = _run_counts(store, run_id)
         outcome = RunOutcome(run_id, reports, quarantined)
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),
                          counts={"staged": staged, "quarantined": quarantined,
-                                 "stages": {s.name: s.status for s in reports}})
+                                 "stages": {s.name: {"status": s.status, **s.counts} for s in reports}})
         return outcome
     except BaseException as exc:
         store.finish_run(run_id, status="failed", exit_code=int(ExitCode.FAILED), error=type(exc).__name__)
