@@ -278,6 +278,12 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
         handle.stop()
 
 
+from sync import cli_golden  # noqa: E402  (its commands use the helpers above)
+
+for _command in cli_golden.COMMANDS:
+    cli.add_command(_command)
+
+
 def main() -> None:
     # click exits 2 on usage errors already, matching ExitCode.CONFIG
     cli(prog_name="crm2")

@@ -104,7 +104,8 @@ def test_unknown_transform_parameter(tmp_path: Path) -> None:
 
 
 def test_unknown_time_zone(tmp_path: Path) -> None:
-    errors = _errors(tmp_path, _with("      created_at: {from: CreatedDate, transform: datetime, timezone: Asia/Shangai}"))
+    line = "      created_at: {from: CreatedDate, transform: datetime, timezone: Asia/Shangai}"
+    errors = _errors(tmp_path, _with(line))
     assert errors == ["m.yml:8:70: unknown time zone 'Asia/Shangai' (use an IANA name such as 'Asia/Shanghai'"
                       " or 'UTC')"]
 
