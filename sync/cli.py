@@ -179,10 +179,12 @@ def validate(config_path: Path) -> None:
 
     Problems are printed one per line as file:line:column: message (hint); exit code 2 if any.
     """
-    from sync import config
+    from sync import config, stages
 
     loaded = config.load(config_path)
-    click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors)")
+    rules = stages.load_rules(loaded)
+    click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors; "
+               f"rules checked for {', '.join(rules) or 'no stage'})")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

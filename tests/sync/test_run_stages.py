@@ -104,3 +104,16 @@ def test_failing_check_stops_the_run_before_golden_records_change(tmp_path):
         stages = json.loads(json.dumps(store.runs(1)[0].counts))["stages"]
     assert stages["checks"]["status"] == "failed"
     assert stages["resolve"]["status"] == stages["enrich"]["status"] == "skipped"
+
+
+def test_validate_checks_the_rule_files_too(tmp_path):
+    db = tmp_path / "s.sqlite"
+    checks = tmp_path / "checks.yml"
+    checks.write_text("version: 1\nchecks:\n  - {name: x, entity: customer, type: requird, fields: [name]}\n")
+    config = write_config(tmp_path, db, f"checks: {{rules: {checks}}}\n")
+    result = crm2("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{checks}:3:") and "Traceback" not in result.stderr
+    checks.write_text("version: 1\nchecks: []\n")
+    ok = crm2("validate", "--config", str(config))
+    assert ok.returncode == 0 and "checks, resolve, enrich" in ok.stdout
