@@ -128,6 +128,17 @@ def _source_id(stream: CompiledStream, record: dict[str, Any]) -> tuple[str | No
     return source_id, None
 
 
+def source_key(stream: CompiledStream, record: Any) -> str | None:
+    """The id ``record`` has under this plan (key fields joined with ':'), None when unusable.
+
+    The same id :func:`apply_record` puts in the SourceRef, available without mapping the record,
+    so a loader can look the record up in the crosswalk first and skip it if unchanged.
+    """
+    if not isinstance(record, dict):
+        return None
+    return _source_id(stream, record)[0]
+
+
 def _set(data: dict[str, Any], target: str, value: Any) -> None:
     *parents, leaf = target.split(".")
     for part in parents:

@@ -1,0 +1,300 @@
+"""target-crm2: the hub Singer target. Any tap's streams, mapped by YAML, into the crm2 store.
+
+    tap-anything --config tap.json | target-crm2 --config target.json
+
+What it adds to a plain singer-sdk target:
+
+* every record of a mapped stream goes through each plan of the mapping that reads the stream,
+  and ends staged, deleted, unchanged (skipped cheaply by its fingerprint in the crosswalk) or
+  quarantined with a reason and a masked copy — bad records never stop the run;
+* the tap's STATE is saved as a bookmark in the store only after the rows it covers are
+  committed (and still written to stdout, as any target does), so a killed run resumes safely;
+* a stream whose plan fails (``on_error: fail``) stops alone: the other streams go on, its
+  bookmark is held at the previous run's value, and the target exits 1 at the end;
+* protocol faults of the tap (a record before its schema, an invalid schema, a record without
+  its key properties, a line that is not JSON) are kept in quarantine too, the rest of the input
+  is loaded, and the target then exits 1 with the fault named, as singer-sdk targets do;
+* at the end one log line per stream says what became of its records, and they must add up.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import click
+from singer_sdk import Target
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from connectors.crm2.target_config import (
+    TargetConfigError,
+    TargetRunError,
+    TargetSettings,
+    config_jsonschema,
+    one_line_errors,
+    parse,
+)
+from connectors.crm2.target_loader import Loader
+from connectors.crm2.target_sink import Crm2Sink
+from sync.mapping import Mapping, load_mapping
+from sync.redaction import RedactingFilter
+from sync.store import Store
+from sync.yamlconf import ConfigError
+
+UNREADABLE_STREAM = "(unreadable input)"
+_UNREADABLE = "_crm2_unreadable"
+
+
+class RecordsBeforeSchema(RecordsWithoutSchemaException, TargetRunError):
+    """A tap sent records of a stream before (or without) a valid SCHEMA for it."""
+
+
+class RecordsWithoutKeys(MissingKeyPropertiesError, TargetRunError):
+    """A tap sent records lacking the key properties its SCHEMA message declared."""
+
+
+class InvalidSchemaMessage(InvalidInputLine, TargetRunError):
+    """A tap sent a SCHEMA message that cannot be used."""
+
+
+class UnreadableInput(InvalidInputLine, TargetRunError):
+    """A line of input was not a Singer message."""
+
+
+class Crm2Reader(SingerReader):
+    """Singer's reader, except a line that is not a JSON object becomes a message of its own."""
+
+    def deserialize_json(self, line: str) -> dict:
+        try:
+            message = super().deserialize_json(line)
+        except (ValueError, RecursionError):
+            message = None
+        if not isinstance(message, dict) or "type" not in message:
+            return {"type": _UNREADABLE, "line": line if isinstance(line, str) else repr(line)}
+        return message
+
+    def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Any:
+        callbacks = {**callbacks, _UNREADABLE: self.on_unreadable}
+        return super().process_lines(_non_blank(file_input or self.default_input), callbacks)
+
+    def on_unreadable(self, message: dict) -> None:  # replaced by the target
+        raise InvalidInputLine("line is not a Singer message")
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        # The Singer spec lets targets ignore message types they do not know.
+        logging.getLogger("target-crm2").warning("ignoring a message of unknown type")
+
+
+class _LogFilter(RedactingFilter):
+    """Redact every log line except singer-sdk's metrics (names and numbers only, which the
+    phone-number pattern would mangle)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return True if record.name == "singer_sdk.metrics" else super().filter(record)
+
+
+def _non_blank(lines: Any) -> Any:
+    return (line for line in lines if line.strip())
+
+
+class TargetCrm2(Target):
+    """Maps any Singer tap's streams into the crm2 store with a YAML mapping."""
+
+    name = "target-crm2"
+    config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
+    default_sink_class = Crm2Sink
+    message_reader_class = Crm2Reader
+    capabilities: ClassVar[list[Any]] = [PluginCapabilities.ABOUT, PluginCapabilities.STREAM_MAPS,
+                                         PluginCapabilities.FLATTENING, PluginCapabilities.STRUCTURED_LOGGING,
+                                         TargetCapabilities.VALIDATE_RECORDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._settings: TargetSettings | None = None
+        super().__init__(*args, **kwargs)
+        for handler in [*logging.getLogger().handlers, *self.logger.handlers]:
+            handler.addFilter(_LogFilter())
+        self.max_parallelism = 1  # one writer per store; threads would only queue on its locks
+        settings = self.settings
+        self.mapping = self._load_mapping(settings.mapping)
+        self.source_system = settings.source_system or self.mapping.source
+        self.bookmark_name = settings.bookmark_name or self.source_system
+        try:
+            self.store = Store.open(settings.store_url)
+        except Exception as exc:
+            raise TargetConfigError("store_url", f"cannot open the store at {settings.safe_store_url} "
+                                                 f"({type(exc).__name__})") from None
+        self.prior_state = self.store.get_bookmark(self.bookmark_name) or {}
+        self.loader = Loader(self.store, self.mapping, source_system=self.source_system, run_id=settings.run_id,
+                             unmapped=settings.unmapped_streams, mapping_name=settings.mapping.name,
+                             validate=bool(self.config.get("validate_records", True)))
+        self.violations: list[TargetRunError] = []
+        self._aliases: dict[str, set[str]] = {}
+        self._saved_state: Any = None
+        self._broken_schemas: dict[str, str] = {}
+        self._keyless_streams: set[str] = set()
+        self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
+
+    # -- config ---------------------------------------------------------------------------------
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
+        try:
+            parse(dict(self.config))
+        except TargetConfigError as exc:
+            if raise_errors:
+                raise
+            return [str(exc)]
+        return []
+
+    @property
+    def settings(self) -> TargetSettings:
+        if self._settings is None:
+            self._settings = parse(dict(self.config))
+        return self._settings
+
+    @staticmethod
+    def _load_mapping(path: Path) -> Mapping:
+        try:
+            return load_mapping(path)
+        except ConfigError as exc:
+            raise TargetConfigError("mapping", str(exc.problems[0]) + (
+                f" (and {len(exc.problems) - 1} more; run crm2 mapping test)" if len(exc.problems) > 1 else "")
+            ) from None
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        return one_line_errors(super().get_singer_command())
+
+    # -- messages -------------------------------------------------------------------------------
+    def _violation(self, error: TargetRunError) -> None:
+        self.logger.error("%s", error)
+        self.violations.append(error)
+
+    def _process_unreadable(self, message: dict) -> None:
+        line = str(message.get("line", ""))
+        self._violation(UnreadableInput("a line of input is not a Singer message; kept in quarantine"))
+        self.loader.quarantine_stream(UNREADABLE_STREAM, [{"line": line}], "line is not a JSON Singer message",
+                                      count_received=True)
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        schema = message_dict.get("schema")
+        problem = None
+        if not isinstance(stream, str) or not stream:
+            problem = "SCHEMA message without a stream name"
+        elif not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            problem = f"SCHEMA message for stream {stream} has no 'properties'"
+        if problem is None:
+            try:
+                super()._process_schema_message(message_dict)
+                self._broken_schemas.pop(str(stream), None)
+                return
+            except Exception as exc:
+                problem = f"SCHEMA message for stream {stream} cannot be used ({type(exc).__name__})"
+        self._violation(InvalidSchemaMessage(problem))
+        if isinstance(stream, str) and stream:
+            self._broken_schemas[stream] = problem
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        if not isinstance(stream, str) or not stream or "record" not in message_dict:
+            self._violation(RecordsBeforeSchema("RECORD message without a stream or a record"))
+            self.loader.quarantine_stream(UNREADABLE_STREAM, [message_dict.get("record")],
+                                          "RECORD message without a stream or a record", count_received=True)
+            return
+        record = message_dict["record"]
+        if stream in self._broken_schemas or stream not in self.mapper.stream_maps:
+            reason = (f"no valid SCHEMA for stream {stream}: {self._broken_schemas[stream]}"
+                      if stream in self._broken_schemas else f"record of stream {stream} arrived before its SCHEMA")
+            self._violation(RecordsBeforeSchema(reason))
+            self.loader.quarantine_stream(stream, [record], reason, count_received=True)
+            return
+        for stream_map in self.mapper.stream_maps[stream]:
+            if isinstance(record, dict):
+                transformed = stream_map.transform(copy.copy(record))
+                if transformed is None:
+                    continue  # filtered out by a stream map the user configured
+            else:
+                transformed = record  # not an object: the loader quarantines it
+            alias = stream_map.stream_alias
+            self._aliases.setdefault(alias, set()).add(stream)
+            sink = self.get_sink(alias, record=transformed if isinstance(transformed, dict) else None)
+            self._check_keys(sink, transformed)
+            assert isinstance(sink, Crm2Sink)
+            sink.take(transformed)
+            sink.record_counter_metric.increment()
+            if sink.is_full:
+                # All sinks, not just this one: the bookmark may only move once every stream's
+                # records received before the latest STATE are durable.
+                self.drain_all()
+        self._handle_max_record_age()
+
+    def _check_keys(self, sink: Any, record: Any) -> None:
+        keys = sink.key_properties
+        # Reported once per stream; the record itself is loaded by the mapping's own key.
+        if keys and isinstance(record, dict) and any(k not in record for k in keys) \
+                and sink.stream_name not in self._keyless_streams:
+            self._keyless_streams.add(sink.stream_name)
+            self._violation(RecordsWithoutKeys(
+                f"stream {sink.stream_name}: records lack the key properties {list(keys)} its SCHEMA declares"))
+
+    # -- state ----------------------------------------------------------------------------------
+    def _state_to_save(self, state: Any) -> Any:
+        """The state to keep: a failed stream's bookmark is held at its previous value."""
+        failed = {s for alias in self.loader.failures for s in self._aliases.get(alias, {alias})}
+        if not failed:
+            return state
+        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+        if not isinstance(bookmarks, dict):
+            return None  # not the standard shape: hold the whole state back
+        prior = (self.prior_state.get("bookmarks") or {}) if isinstance(self.prior_state, dict) else {}
+        for stream in failed:
+            if stream in prior:
+                bookmarks[stream] = copy.deepcopy(prior[stream])
+            else:
+                bookmarks.pop(stream, None)
+        return state
+
+    def _write_state_message(self, state: dict) -> None:
+        """Save the state in the store, then emit it; drain_all calls this after committing every sink."""
+        state = self._state_to_save(state)
+        if state is None:
+            return
+        if state != self._saved_state:
+            with self.store.begin() as conn:
+                self.store.set_bookmark(conn, self.bookmark_name, state, self.settings.run_id)
+            self._saved_state = copy.deepcopy(state)
+        super()._write_state_message(state)
+
+    # -- the end --------------------------------------------------------------------------------
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        problems: list[str] = []
+        for stream, counts in sorted(self.loader.counts.items()):
+            self.logger.info("%s", counts.line(stream))
+            problems += counts.problems(stream)
+        self.logger.info("counts %s", json.dumps({s: {"received": c.received, "skipped": c.skipped,
+                                                      "quarantined": c.quarantined,
+                                                      "plans": {p: vars(pc) for p, pc in c.plans.items()}}
+                                                  for s, c in self.loader.counts.items()}))
+        for problem in problems:
+            self.logger.error("not accounted for: %s", problem)
+        self.store.close()
+        if self.violations:
+            first = self.violations[0]
+            more = f" (and {len(self.violations) - 1} more problems, see the log)" if len(self.violations) > 1 else ""
+            raise type(first)(f"{first}{more}")
+        if self.loader.failures:
+            raise TargetRunError("; ".join(f"stream {s} stopped: {why}" for s, why in self.loader.failures.items()))
+        if problems:
+            raise TargetRunError("; ".join(problems))
+
+
+if __name__ == "__main__":
+    TargetCrm2.cli()
