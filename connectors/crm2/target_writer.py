@@ -214,14 +214,17 @@ class BatchWriter:
 
     def quarantine_unmapped(self, conn: Connection, stream: str, items: Sequence[Quarantined]) -> int:
         """Records of a stream the mapping does not mention: kept, once, with the reason."""
-        keyed = [q for q in items if q.source_id is not None]
-        open_ids: set[str] = set()
+        keyed = {q.source_id: q for q in items if q.source_id is not None}  # the last version wins
+        held: dict[str, str] = {}
         q = quarantine
-        for chunk in _chunks(sorted({i.source_id for i in keyed if i.source_id})):
-            open_ids.update(conn.execute(sa.select(q.c.source_id).where(
-                _ref(q, self.system, stream), q.c.stream == stream, q.c.source_id.in_(chunk),
-                q.c.resolved_at.is_(None))).scalars())
-        fresh = {i.source_id: i for i in keyed if i.source_id not in open_ids}
+        for chunk in _chunks(sorted(keyed)):
+            held.update({r.source_id: canonical([r.field, r.reason, r.record]) for r in conn.execute(
+                sa.select(q.c.source_id, q.c.field, q.c.reason, q.c.record).where(
+                    _ref(q, self.system, stream), q.c.stream == stream, q.c.source_id.in_(chunk),
+                    q.c.resolved_at.is_(None)))})
+        # One open row per record: the same again adds nothing, a newer version replaces the old.
+        fresh = {sid: i for sid, i in keyed.items() if held.get(sid) != canonical([i.field, i.reason, i.record])}
+        self._resolve_quarantine(conn, stream, stream, [sid for sid in fresh if sid in held])
         rows = [*fresh.values(), *dedupe_keyless(conn, stream, self.system, stream,
                                                  [i for i in items if i.source_id is None])]
         self.store.quarantine(conn, [
