@@ -74,7 +74,7 @@ class Crm2Reader(SingerReader):
     def deserialize_json(self, line: str) -> dict:
         try:
             message = super().deserialize_json(line)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, InvalidInputLine):
             message = None
         if not isinstance(message, dict) or "type" not in message:
             return {"type": _UNREADABLE, "line": line if isinstance(line, str) else repr(line)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 from target_crm2_support import ROOT, StoreView, pipe, write_config
@@ -17,12 +16,12 @@ from target_crm2_support import ROOT, StoreView, pipe, write_config
 sys.path.insert(0, str(ROOT / "tests" / "connectors" / "finance"))
 sys.path.insert(0, str(ROOT / "tests" / "connectors" / "sales"))
 
-from finance_ledger_data import ledger_records  # noqa: E402
-from sales_api_data import TOKEN_ENV, base_config, sales_records  # noqa: E402
+from finance_ledger_data import ledger_records
+from sales_api_data import TOKEN_ENV, base_config, sales_records
 
-from connectors.finance import ledger  # noqa: E402
-from connectors.finance.standin import write_ledger  # noqa: E402
-from connectors.sales.standin import RateLimit, SalesStandIn  # noqa: E402
+from connectors.finance import ledger
+from connectors.finance.standin import write_ledger
+from connectors.sales.standin import RateLimit, SalesStandIn
 
 MAPPINGS = ROOT / "mappings"
 THIRDPARTY = ROOT / "tests" / "fixtures" / "thirdparty"
