@@ -174,3 +174,66 @@ match_constraints = sa.Table(
     sa.Column("run_id", sa.String(36)),
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+# -- writeback to external systems (migration 0004) -------------------------------------------
+# A record in an external system is named by how crm2 matches it: key_field 'Id' with its
+# Salesforce Id, or an external id field with the value crm2 put there (the golden id).
+writeback_state = sa.Table(
+    "writeback_state", metadata,
+    sa.Column("system", sa.String(64), primary_key=True),
+    sa.Column("object", sa.String(128), primary_key=True),
+    sa.Column("key_field", sa.String(128), primary_key=True),
+    sa.Column("key_value", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64)),  # the external system's own id, once known
+    sa.Column("golden_id", sa.String(64), index=True),
+    sa.Column("values", Json, nullable=False),  # last values successfully written, by field
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("written_at", Timestamp, nullable=False),
+)
+
+# Writes not confirmed yet: rejected rows (retried on the next run), rows deferred when the API
+# budget ran out, and rows of a crashed batch that turned out not to have landed.
+writeback_queue = sa.Table(
+    "writeback_queue", metadata,
+    sa.Column("system", sa.String(64), primary_key=True),
+    sa.Column("object", sa.String(128), primary_key=True),
+    sa.Column("key_field", sa.String(128), primary_key=True),
+    sa.Column("key_value", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64)),
+    sa.Column("golden_id", sa.String(64)),
+    sa.Column("values", Json, nullable=False),  # the values still to write, by field
+    sa.Column("reason", sa.String(16), nullable=False),  # rejected | deferred | unconfirmed
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.Column("last_at", Timestamp, nullable=False),
+)
+
+# Write-ahead log: a batch is recorded here before it is sent and removed in the transaction
+# that records its outcome, so a crash leaves exactly the batches whose fate is unknown.
+writeback_batches = sa.Table(
+    "writeback_batches", metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("system", sa.String(64), nullable=False),
+    sa.Column("object", sa.String(128), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),  # collections | bulk
+    sa.Column("operation", sa.String(16), nullable=False),  # update | upsert
+    sa.Column("key_field", sa.String(128), nullable=False),
+    sa.Column("job_id", sa.String(64)),  # a Bulk job's id, recorded as soon as it exists
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+writeback_inflight = sa.Table(
+    "writeback_inflight", metadata,
+    sa.Column("batch_id", sa.String(36), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),  # position in the batch (results come in order)
+    sa.Column("key_value", sa.String(255), nullable=False),
+    sa.Column("record_id", sa.String(64)),
+    sa.Column("golden_id", sa.String(64)),
+    sa.Column("values", Json, nullable=False),  # every mapped value the record should end with
+    sa.Column("sent", Json, nullable=False),  # the fields this batch sends
+    sa.Column("previous", Json),  # last written values (the audit's "old"), null when never written
+)

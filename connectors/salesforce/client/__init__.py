@@ -3,6 +3,13 @@
 from connectors.salesforce.client.auth import AuthFlow, Credentials, Token, fetch_token
 from connectors.salesforce.client.budget import ApiBudget, parse_limit_info
 from connectors.salesforce.client.bulk import BulkJobTimeout, BulkQuery, BulkQueryOptions
+from connectors.salesforce.client.bulk_ingest import (
+    BulkIngestJob,
+    BulkIngestOptions,
+    BulkIngestSummary,
+    BulkIngestTimeout,
+)
+from connectors.salesforce.client.collections import RecordError, RecordResult, SObjectCollections
 from connectors.salesforce.client.errors import (
     ApiLimitReached,
     AuthenticationError,
@@ -22,14 +29,21 @@ __all__ = [
     "AuthFlow",
     "AuthenticationError",
     "BudgetReached",
+    "BulkIngestJob",
+    "BulkIngestOptions",
+    "BulkIngestSummary",
+    "BulkIngestTimeout",
     "BulkJobTimeout",
     "BulkQuery",
     "BulkQueryOptions",
     "Credentials",
     "InvalidSessionError",
     "MalformedQueryError",
+    "RecordError",
+    "RecordResult",
     "RequestLimitExceeded",
     "RetryPolicy",
+    "SObjectCollections",
     "SalesforceClient",
     "SalesforceError",
     "Token",
