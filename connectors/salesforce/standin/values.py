@@ -159,8 +159,8 @@ def validate(f: FieldDef, stored: Any) -> None:
         if to_18(stored) is None or stored[:3] not in prefixes:
             raise RecordError("MALFORMED_ID", f"{f.display_label}: id value of incorrect type: {stored}", [f.name])
     elif storage in ("double", "currency") and f.precision:
-        whole = abs(Decimal(str(stored))).to_integral_value(rounding=ROUND_DOWN)
-        if len(str(whole).lstrip("0")) > f.precision - f.scale:
+        whole = int(abs(Decimal(str(stored))).to_integral_value(rounding=ROUND_DOWN))
+        if whole and len(str(whole)) > f.precision - f.scale:
             raise RecordError("NUMBER_OUTSIDE_VALID_RANGE",
                               f"{f.display_label}: value outside of valid range on numeric field", [f.name])
 
