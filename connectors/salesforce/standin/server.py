@@ -85,8 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ~40 ms to every response.
     disable_nagle_algorithm = True
     server: HttpsServer
-    server_version = "SFDC-standin"
-    sys_version = ""
+    def version_string(self) -> str:
+        return "SFDC-standin"
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: request lines carry SOQL with record values."""
