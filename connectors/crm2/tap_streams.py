@@ -50,6 +50,8 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "golden_id": {"type": "string"},
         "updated_at": {"type": "string", "format": "date-time"},
+        "name": _STRING,
+        "country": _STRING,
         "tier": _STRING,
         "lifecycle_stage": _STRING,
         **{name: _NUMBER for name in NUMERIC_SCORES},
@@ -102,6 +104,9 @@ def customer_record(golden_id: str, updated_at: datetime, data: dict[str, Any],
     return {
         "golden_id": golden_id,
         "updated_at": iso_utc(updated_at),
+        # company identity, for creating a record the primary CRM does not have yet
+        "name": data.get("name"),
+        "country": data.get("country"),
         "tier": data.get("tier"),
         "lifecycle_stage": data.get("lifecycle_stage"),
         **{field: _number(score(name).get("value")) for field, name in NUMERIC_SCORES.items()},

@@ -46,6 +46,8 @@ class WritebackSettings(BaseModel):
     bulk_threshold: int = Field(2000, ge=1,
                                 description="Changed records (per object and operation) from which Bulk 2.0 is used")
     batch_size: int = Field(50_000, ge=1, description="Records held before a write round (a drain)")
+    collection_size: int = Field(200, ge=1, le=200, description="Records per sObject Collections call (at most 200;"
+                                 " smaller for orgs whose triggers hit CPU limits)")
     dry_run: bool = Field(False, description="Print what would change (before -> after); write nothing")
     run_id: str | None = Field(None, max_length=36, description="crm2 run id for the audit log (default: a new one)")
     bookmark_name: str | None = Field(

@@ -8,6 +8,8 @@
   since the last write), and a created record must get all of its values, not just the latest
   changes.
 * A record never written before sends every mapped field.
+* ``only_on_create`` fields (an Account's required Name) go only with an upsert of a record crm2
+  never wrote: they exist to create records, not to overwrite what people maintain.
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ from connectors.salesforce.writeback_values import same
 
 def diff(intent: Intent, last: LastWritten | None, mapping: LoadedMapping) -> Change | None:
     """The change to send for ``intent``, or None when Salesforce already has crm2's values."""
+    create_only = mapping.create_only(intent.object)
     if last is None:
-        return Change(intent, dict(intent.values), None)
+        may_create = intent.operation == "upsert"
+        return Change(intent, {k: v for k, v in intent.values.items() if may_create or k not in create_only}, None)
     changed = {name: value for name, value in intent.values.items()
-               if name not in last.values or not same(mapping.kind(intent.object, name), value, last.values[name])}
+               if name not in create_only and (
+                   name not in last.values or not same(mapping.kind(intent.object, name), value, last.values[name]))}
     if not changed.keys() & mapping.triggers(intent.object):
         return None
-    sent = dict(intent.values) if intent.operation == "upsert" else changed
+    upsert = intent.operation == "upsert"
+    sent = {k: v for k, v in intent.values.items() if k not in create_only} if upsert else changed
     return Change(intent, sent, dict(last.values), intent.record_id or last.record_id)
 
 

@@ -109,7 +109,8 @@ class WritebackEngine:
     @property
     def sender(self) -> Sender:
         if self._sender is None:
-            self._sender = Sender(self.client, self.wstore, bulk_options=self.settings.bulk_options())
+            self._sender = Sender(self.client, self.wstore, bulk_options=self.settings.bulk_options(),
+                                  collection_size=self.settings.collection_size)
         return self._sender
 
     def operation_for(self, key_field: str) -> Operation:
@@ -148,6 +149,8 @@ class WritebackEngine:
             self.counts.records += 1
             intents.extend(self.mapping.intents(stream, record, match=self.settings.match, mode=self.settings.mode,
                                                 stats=self.stats))
+        self.counts.no_match += self.stats.no_match
+        self.stats.no_match = 0
         self.process(intents)
 
     def process(self, intents: Sequence[Intent]) -> None:

@@ -41,6 +41,8 @@ class FieldSpec(BaseModel):
     max_length: int | None = Field(None, ge=1, description="Cut longer text to this many characters")
     map: dict[str, str | None] | None = Field(None, description="Replace values, e.g. {A: 'A - Key account'}")
     triggers_write: bool = Field(True, description="false: sent along with other changes, never alone")
+    only_on_create: bool = Field(False, description="true: sent only with an upsert of a record crm2 never wrote"
+                                 " (e.g. the required Name of an Account it may create)")
 
     @model_validator(mode="before")
     @classmethod
@@ -70,7 +72,7 @@ class ObjectSpec(BaseModel):
     def _field_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         for name in value:
             _api_name(name)
-        if not any(spec.triggers_write for spec in value.values()):
+        if not any(spec.triggers_write and not spec.only_on_create for spec in value.values()):
             raise ValueError("at least one field must have triggers_write: true, or nothing is ever written")
         return value
 
@@ -221,7 +223,10 @@ class LoadedMapping:
         return values
 
     def triggers(self, name: str) -> set[str]:
-        return {f for f, fs in self.spec.objects[name].fields.items() if fs.triggers_write}
+        return {f for f, fs in self.spec.objects[name].fields.items() if fs.triggers_write and not fs.only_on_create}
+
+    def create_only(self, name: str) -> set[str]:
+        return {f for f, fs in self.spec.objects[name].fields.items() if fs.only_on_create}
 
     def known_kind(self, name: str, field_name: str) -> Kind | None:
         """The field's kind if the mapping declares it or the stream's schema told it, else None."""

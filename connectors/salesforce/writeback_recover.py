@@ -82,7 +82,7 @@ def _settle_bulk(client: SalesforceClient, batch: PendingBatch,
                                     failed=int(info.get("numberRecordsFailed") or 0))
     else:
         summary = job.wait()
-    return bulk_outcomes(job, summary, batch.changes, batch.key_field)
+    return bulk_outcomes(job, summary, batch.changes, batch.operation, batch.key_field)
 
 
 def _settle_by_reading(client: SalesforceClient, batch: PendingBatch,

@@ -57,18 +57,27 @@ class WritebackStopped(Exception):
         self.queued = 0
 
 
-def _body(change: Change, key_field: str) -> dict[str, Any]:
-    key = change.record_id if key_field == "Id" else change.intent.key_value
-    return {key_field: key, **change.sent}
+def wire_key(operation: Operation, key_field: str) -> str:
+    """The column a write names records by: updates always go by Id, upserts by their key field."""
+    return "Id" if operation == "update" else key_field
+
+
+def wire_value(change: Change, operation: Operation) -> str:
+    return (change.record_id if operation == "update" else change.intent.key_value) or ""
+
+
+def _body(change: Change, operation: Operation, key_field: str) -> dict[str, Any]:
+    return {wire_key(operation, key_field): wire_value(change, operation), **change.sent}
 
 
 class Sender:
     def __init__(self, client: SalesforceClient, wstore: WritebackStore, *,
-                 bulk_options: BulkIngestOptions | None = None) -> None:
+                 bulk_options: BulkIngestOptions | None = None, collection_size: int = MAX_RECORDS) -> None:
         self.client = client
         self.wstore = wstore
         self.collections = SObjectCollections(client)
         self.bulk_options = bulk_options or BulkIngestOptions()
+        self.collection_size = min(collection_size, MAX_RECORDS)
         self.write_calls = 0
 
     # -- Collections --------------------------------------------------------------------------
@@ -76,10 +85,10 @@ class Sender:
     def send_collections(self, obj: str, operation: Operation, key_field: str,
                          changes: Sequence[Change]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        for start in range(0, len(changes), MAX_RECORDS):
+        size = self.collection_size
+        for start in range(0, len(changes), size):
             try:
-                outcomes.extend(self._collections_batch(obj, operation, key_field,
-                                                        changes[start:start + MAX_RECORDS]))
+                outcomes.extend(self._collections_batch(obj, operation, key_field, changes[start:start + size]))
             except WritebackStopped as exc:
                 exc.settled = outcomes + exc.settled
                 raise
@@ -89,7 +98,7 @@ class Sender:
                            changes: Sequence[Change]) -> list[Outcome]:
         batch_id = self.wstore.begin_batch(obj, "collections", operation, key_field, changes)
         crash_point("before_send")
-        records = [_body(c, key_field) for c in changes]
+        records = [_body(c, operation, key_field) for c in changes]
         try:
             self.write_calls += 1
             if operation == "update":
@@ -129,7 +138,7 @@ class Sender:
             # recorded before any row is uploaded: a rerun finds this job instead of sending again
             self.wstore.set_job_id(batch_id, job_id)
             self.write_calls += 1
-            job.upload(bulk_csv(changes, key_field))
+            job.upload(bulk_csv(changes, operation, key_field))
         except ApiLimitReached as exc:
             # an Open job is never processed: nothing was applied
             self.wstore.settle(batch_id, [], requeue=[(c.intent, "deferred") for c in changes])
@@ -147,7 +156,7 @@ class Sender:
             crash_point("bulk_closed")
             summary = job.wait()
             crash_point("after_send")
-            outcomes, unprocessed = bulk_outcomes(job, summary, changes, key_field)
+            outcomes, unprocessed = bulk_outcomes(job, summary, changes, operation, key_field)
         except ApiLimitReached as exc:
             # the job may be running: the next run reads its results instead of sending again
             raise _stopped(f"{exc} (Bulk job {job.job_id} is settled on the next run)", True, changes) from None
@@ -165,35 +174,37 @@ def _stopped(reason: str, limit: bool, changes: Sequence[Change], *, queued: boo
     return exc
 
 
-def bulk_csv(changes: Sequence[Change], key_field: str) -> bytes:
+def bulk_csv(changes: Sequence[Change], operation: Operation, key_field: str) -> bytes:
     """One CSV for the job: the key, then every field any row sends; a row leaves the fields it
     does not send empty, which Bulk 2.0 reads as "leave unchanged" (null is #N/A)."""
     columns = list(dict.fromkeys(name for c in changes for name in c.sent))
+    key = wire_key(operation, key_field)
     rows = []
     for c in changes:
-        key = c.record_id if key_field == "Id" else c.intent.key_value
-        row = {key_field: key or ""}
+        row = {key: wire_value(c, operation)}
         row.update({name: csv_cell(c.sent[name]) if name in c.sent else "" for name in columns})
         rows.append(row)
-    return csv_payload([key_field, *columns], rows)
+    return csv_payload([key, *columns], rows)
 
 
 def bulk_outcomes(job: BulkIngestJob, summary: BulkIngestSummary, changes: Sequence[Change],
-                  key_field: str) -> tuple[list[Outcome], list[Change]]:
+                  operation: Operation, key_field: str) -> tuple[list[Outcome], list[Change]]:
     """(outcome per processed row, rows never processed) of a finished job.
 
     A clean job (every row processed, none failed) costs no further call; otherwise the failed
     rows are read, and the successful ones too when some rows were never processed.
     """
+    column = wire_key(operation, key_field)
+
     def key_of(change: Change) -> str:
-        return (change.record_id if key_field == "Id" else change.intent.key_value) or ""
+        return wire_value(change, operation)
 
     by_key = {key_of(c): c for c in changes}
     if summary.state == "JobComplete" and summary.failed == 0 and summary.processed >= len(changes):
         return [Outcome(c, True, c.record_id) for c in changes], []
     failed: dict[str, Outcome] = {}
     for row in job.failed_results() if summary.failed else []:
-        change = by_key.get(row.get(key_field) or row.get("sf__Id") or "")
+        change = by_key.get(row.get(column) or row.get("sf__Id") or "")
         if change is not None:
             code, message = split_error(row.get("sf__Error") or "")
             failed[key_of(change)] = Outcome(change, False, row.get("sf__Id") or change.record_id,
@@ -202,7 +213,7 @@ def bulk_outcomes(job: BulkIngestJob, summary: BulkIngestSummary, changes: Seque
         return [failed.get(key_of(c)) or Outcome(c, True, c.record_id) for c in changes], []
     succeeded: dict[str, Outcome] = {}
     for row in job.successful_results():
-        change = by_key.get(row.get(key_field) or row.get("sf__Id") or "")
+        change = by_key.get(row.get(column) or row.get("sf__Id") or "")
         if change is not None:
             succeeded[key_of(change)] = Outcome(change, True, row.get("sf__Id") or change.record_id,
                                                 created=(row.get("sf__Created") or "").lower() == "true")
