@@ -183,6 +183,7 @@ def validate(config_path: Path) -> None:
 
     loaded = config.load(config_path)
     rules = stages.load_rules(loaded)
+    cli_mapping.check_pipeline_mappings(loaded)  # every mapping loads and fits its tap's catalog
     click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors; "
                f"rules checked for {', '.join(rules) or 'no stage'})")
 
@@ -284,6 +285,10 @@ from sync import cli_golden  # noqa: E402  (its commands use the helpers above)
 
 for _command in cli_golden.COMMANDS:
     cli.add_command(_command)
+
+from sync import cli_mapping  # noqa: E402  (crm2 mapping test|check; validate checks mappings too)
+
+cli.add_command(cli_mapping.mapping)
 
 
 def main() -> None:
