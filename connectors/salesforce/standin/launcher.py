@@ -140,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                         "re-read when it changes)")
     for f in dataclasses.fields(Faults):
         kind = float if "float" in str(f.type) else int
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                            help=f"fault: {f.name}")
+        flag = "fault-seed" if f.name == "seed" else f.name.replace("_", "-")  # --seed seeds the data
+        parser.add_argument(f"--{flag}", dest=f"fault_{f.name}", type=kind, default=None, metavar="N",
+                            help=f"fault: {f.name} (see Faults)")
     args = parser.parse_args(argv)
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(Faults) if getattr(args, f.name) is not None}
+    flags = {f.name: getattr(args, f"fault_{f.name}") for f in dataclasses.fields(Faults)
+             if getattr(args, f"fault_{f.name}") is not None}
     try:
         faults = Faults.from_file(args.faults) if args.faults else None
         if flags:

@@ -13,6 +13,7 @@ stand-in's throughput is bounded by Python long before SQLite.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -59,6 +60,9 @@ class Org:
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # The file keeps the connected app's secret and key: readable by its owner only.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.lock = threading.RLock()
         self._savepoints = 0
         self.conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)

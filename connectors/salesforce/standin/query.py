@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from connectors.salesforce.standin.errors import ApiError
@@ -38,7 +39,7 @@ from connectors.salesforce.standin.soql import (
     error_report,
     parse,
 )
-from connectors.salesforce.standin.values import normalize_datetime, to_csv, to_json
+from connectors.salesforce.standin.values import normalize_datetime, to_csv
 
 MAX_OFFSET = 2000
 DEFAULT_BATCH = 2000
@@ -299,27 +300,37 @@ def _address(values: dict[str, Any], f: FieldDef) -> dict[str, Any] | None:
             "longitude": None, "postalCode": parts.get("PostalCode"), "state": None, "street": parts.get("Street")}
 
 
+def _json_converter(f: FieldDef) -> Callable[[Any], Any] | None:
+    """How a stored value becomes its REST value; None where it is the same (the common case)."""
+    if f.storage == "datetime":
+        return lambda v: v[:-1] + "+0000"
+    if f.storage == "bool":
+        return bool
+    if f.storage == "currency":
+        return Decimal
+    return None
+
+
 def json_renderer(compiled: Compiled, version: str) -> Callable[[Sequence[tuple[Any, ...]]], list[dict[str, Any]]]:
     """A function turning fetched rows into REST records with ``attributes``."""
     index = {name: i for i, name in enumerate(compiled.fetched)}
     obj_name = compiled.obj.name
     url_base = f"/services/data/v{version}/sobjects/{obj_name}/"
-    plan: list[tuple[str, int, FieldDef]] = [(f.name, index.get(f.name, -1), f) for f in compiled.fields]
-    plain = all(not f.compound and f.storage not in ("datetime", "bool", "currency") for f in compiled.fields)
+    plan = [(f.name, index.get(f.name, -1), _json_converter(f)) for f in compiled.fields if not f.compound]
+    compound = [(f.name, f) for f in compiled.fields if f.compound]
+    order = [f.name for f in compiled.fields]
 
     def render(rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
         out = []
         for row in rows:
             record: dict[str, Any] = {"attributes": {"type": obj_name, "url": url_base + row[0]}}
-            if plain:
-                for name, i, _f in plan:
-                    record[name] = row[i]
-            else:
-                for name, i, f in plan:
-                    if f.compound:
-                        record[name] = _address({n: row[index[n]] for n in f.components}, f)
-                    else:
-                        record[name] = to_json(f, row[i])
+            for name, i, convert in plan:
+                value = row[i]
+                record[name] = value if convert is None or value is None else convert(value)
+            if compound:
+                for name, f in compound:
+                    record[name] = _address({n: row[index[n]] for n in f.components}, f)
+                record = {"attributes": record["attributes"], **{n: record[n] for n in order}}
             out.append(record)
         return out
 
@@ -327,11 +338,15 @@ def json_renderer(compiled: Compiled, version: str) -> Callable[[Sequence[tuple[
 
 
 def csv_rows(compiled: Compiled, rows: Sequence[tuple[Any, ...]]) -> list[list[str]]:
-    """Fetched rows as Bulk 2.0 CSV cells, header first."""
-    index = [compiled.fetched.index(f.name) for f in compiled.fields]
-    fields = compiled.fields
-    out = [[f.name for f in fields]]
-    out.extend([to_csv(f, row[i]) for f, i in zip(fields, index, strict=True)] for row in rows)
+    """Fetched rows as Bulk 2.0 CSV cells, header first (null is an empty cell)."""
+    plan = [(compiled.fetched.index(f.name), f) for f in compiled.fields]
+    if all(f.storage in ("text", "id", "date", "datetime", "currency") for _, f in plan):
+        # Stored as text already: only nulls need replacing.
+        out = [[f.name for _, f in plan]]
+        out.extend(["" if row[i] is None else row[i] for i, _ in plan] for row in rows)
+        return out
+    out = [[f.name for _, f in plan]]
+    out.extend([to_csv(f, row[i]) for i, f in plan] for row in rows)
     return out
 
 

@@ -23,7 +23,8 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connectors.salesforce.standin import Faults, SalesforceStandIn
+from connectors.salesforce.standin import Faults, SalesforceStandIn, start
+from connectors.salesforce.standin.launcher import main as standin_main
 from connectors.salesforce.standin.soql import (
     BoolOp,
     Comparison,
@@ -646,3 +647,43 @@ def test_state_survives_a_restart(tmp_path):
         assert [(r["Name"], r["IsDeleted"]) for r in rows] == [("Gone", True), ("Kept", False)]
         new = client("POST", "sobjects/Account", json={"Name": "After"}).json()["id"]
         assert new not in {created}  # ids keep counting after a restart
+
+
+# -- the launcher behind `crm2 sandbox salesforce` and `crm2 demo` --------------------------------
+
+def test_start_seeds_once_and_hands_over_a_working_config(tmp_path):
+    handle = start(tmp_path, customers=20, seed=5)
+    try:
+        secret = handle.env["CRM2_SF_CLIENT_SECRET"]
+        assert handle.seeded and handle.counts["Account"] > 0 and handle.counts["Contact"] > 0
+        cfg = handle.tap_config
+        assert cfg["instance_url"] == handle.server.url and Path(cfg["ca_bundle"]).exists()
+        assert cfg["client_secret_env"] == "CRM2_SF_CLIENT_SECRET" and "Survey_Response__c" in cfg["objects"]
+        assert secret not in handle.describe() and secret not in json.dumps(cfg)
+        for private in (tmp_path / "salesforce.env", tmp_path / "salesforce.sqlite"):
+            assert private.stat().st_mode & 0o077 == 0, f"{private.name} is readable by others"
+        assert (tmp_path / "salesforce.env").read_text() == f"CRM2_SF_CLIENT_SECRET={secret}\n"
+        client = Http(handle.server)
+        assert client("GET", "limits").status_code == 200
+        # faults can be switched on while the sandbox runs
+        (tmp_path / "salesforce-faults.json").write_text(json.dumps({"status_503_next": 1}))
+        deadline = time.monotonic() + 5
+        while client("GET", "limits").status_code != 503:
+            assert time.monotonic() < deadline, "faults file not picked up"
+            time.sleep(0.1)
+        counts = handle.counts
+    finally:
+        handle.stop()
+    again = start(tmp_path, customers=999, seed=1)
+    try:
+        assert not again.seeded and again.counts == counts  # an existing org is not re-seeded
+        assert again.env["CRM2_SF_CLIENT_SECRET"] == secret
+    finally:
+        again.stop()
+
+
+def test_module_entry_point_rejects_bad_fault_settings(tmp_path, capsys):
+    bad = tmp_path / "faults.json"
+    bad.write_text('{"status_503_next": 1,}')
+    assert standin_main(["--workdir", str(tmp_path), "--faults", str(bad)]) == 2
+    assert "faults.json:1:" in capsys.readouterr().err
