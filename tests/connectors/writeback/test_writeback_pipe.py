@@ -8,13 +8,13 @@ update-only never creates, upsert does (once); matching by external id; every wr
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from writeback_support import (
-    Org,
+    CUSTOMERS,
     account_id,
+    assert_accounts_match,
     audit_rows,
     customer_records,
     fill_store,
@@ -32,8 +32,6 @@ from writeback_support import (
 
 from sync.store import StagedRecord, Store
 
-CUSTOMERS = 12
-
 
 @pytest.fixture
 def setup(tmp_path: Path):
@@ -42,30 +40,6 @@ def setup(tmp_path: Path):
     org = start_org(tmp_path, CUSTOMERS)
     yield db, tmp_path, org
     org.sf.stop()
-
-
-def expected(db: Path) -> dict[str, dict[str, object]]:
-    """What each linked Account should hold, from the golden records enrich wrote."""
-    out = {}
-    for sid, data in golden_scores(db).items():
-        scores = data["scores"]
-        out[sid] = {"CRM2_Tier__c": data["tier"], "CRM2_Lifecycle_Stage__c": data["lifecycle_stage"],
-                    "CRM2_Health_Score__c": scores["health"]["value"],
-                    "CRM2_Churn_Risk__c": scores["churn_risk"]["value"],
-                    "CRM2_CLV__c": Decimal(scores["clv"]["value"]),
-                    "CRM2_Forecast__c": Decimal(scores["forecast"]["value"])}
-    return out
-
-
-def assert_accounts_match(db: Path, org: Org) -> None:
-    accounts = org.accounts()
-    want = expected(db)
-    assert want, "the store links no Salesforce Account"
-    for sid, fields in want.items():
-        got = accounts[sid]
-        for name, value in fields.items():
-            assert got[name] == value, (sid, name, got[name], value)
-        assert got["CRM2_Scored_At__c"].startswith("2026-11-01T00:00:00")
 
 
 def test_first_run_writes_scores_and_a_rerun_makes_no_write_call(setup):

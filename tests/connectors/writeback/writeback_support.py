@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ TAP = str(BIN / "tap-crm2")
 TARGET = str(BIN / "target-crm2-salesforce")
 SECRET_ENV = "CRM2_WBTEST_SF_CLIENT_SECRET"
 AS_OF = date(2026, 11, 1)
+CUSTOMERS = 12
 WRITEBACK_FIELDS = ("CRM2_Tier__c", "CRM2_Lifecycle_Stage__c", "CRM2_Health_Score__c", "CRM2_Churn_Risk__c",
                     "CRM2_Churn_Reasons__c", "CRM2_CLV__c", "CRM2_Forecast__c", "CRM2_Scored_At__c")
 
@@ -240,3 +242,27 @@ def golden_ids(db: Path) -> dict[str, str]:
 def iter_fields(account: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     for name in WRITEBACK_FIELDS:
         yield name, account.get(name)
+
+
+def expected(db: Path) -> dict[str, dict[str, object]]:
+    """What each linked Account should hold, from the golden records enrich wrote."""
+    out = {}
+    for sid, data in golden_scores(db).items():
+        scores = data["scores"]
+        out[sid] = {"CRM2_Tier__c": data["tier"], "CRM2_Lifecycle_Stage__c": data["lifecycle_stage"],
+                    "CRM2_Health_Score__c": scores["health"]["value"],
+                    "CRM2_Churn_Risk__c": scores["churn_risk"]["value"],
+                    "CRM2_CLV__c": Decimal(scores["clv"]["value"]),
+                    "CRM2_Forecast__c": Decimal(scores["forecast"]["value"])}
+    return out
+
+
+def assert_accounts_match(db: Path, org: Org) -> None:
+    accounts = org.accounts()
+    want = expected(db)
+    assert want, "the store links no Salesforce Account"
+    for sid, fields in want.items():
+        got = accounts[sid]
+        for name, value in fields.items():
+            assert got[name] == value, (sid, name, got[name], value)
+        assert got["CRM2_Scored_At__c"].startswith("2026-11-01T00:00:00")
