@@ -265,11 +265,13 @@ class BulkService:
             self._fail(job, problem)
             return
         key = job.external_id_field if job.operation == "upsert" else "Id"
+        id_column = next((h for h in job.header if h.lower() == "id"), "Id")
         for n, cells in enumerate(data):
             if job.abort.is_set():
                 job.unprocessed = data[n:]
                 return
             record = dict(zip(job.header, cells, strict=False))
+            row_id = record.get(id_column, "")
             try:
                 created = False
                 if len(cells) != len(job.header):
@@ -277,18 +279,18 @@ class BulkService:
                 if job.operation == "insert":
                     record_id, created = self.writer.create(obj, record, source="csv"), True
                 elif job.operation == "update":
-                    record_id = self.writer.update(obj, record.pop("Id", ""), record, source="csv")
+                    record_id = self.writer.update(obj, record.pop(id_column, ""), record, source="csv")
                 elif job.operation == "upsert":
                     f = obj.field(str(key))
                     assert f is not None
                     record_id, created = self.writer.upsert(obj, f, record.get(f.name, ""), record, source="csv")
                 else:
-                    record_id = self.writer.delete(obj, record.get("Id", ""))
+                    record_id = self.writer.delete(obj, record.get(id_column, ""))
                 job.successful.append([record_id, "true" if created else "false", *cells])
             except AmbiguousExternalId as exc:
                 job.failed.append(["", exc.bulk_error(), *cells])
             except RecordError as exc:
-                job.failed.append([record.get("Id", ""), Writer.per_record(exc).bulk_error(), *cells])
+                job.failed.append([row_id, Writer.per_record(exc).bulk_error(), *cells])
             job.processed += 1
 
     @staticmethod

@@ -44,10 +44,17 @@ class Writer:
             raise lock_error()
 
     def create(self, obj: SObjectDef, body: Mapping[str, Any], *, source: str = "json") -> str:
-        self._locked()
-        return self.org.create(obj, self.org.prepare(obj, body, creating=True, source=source))
+        # Checks and write under one lock: two concurrent upserts of one new external id must
+        # not both create (Salesforce's unique index would refuse the second).
+        with self.org.lock:
+            self._locked()
+            return self.org.create(obj, self.org.prepare(obj, body, creating=True, source=source))
 
     def update(self, obj: SObjectDef, record_id: str, body: Mapping[str, Any], *, source: str = "json") -> str:
+        with self.org.lock:
+            return self._update(obj, record_id, body, source)
+
+    def _update(self, obj: SObjectDef, record_id: str, body: Mapping[str, Any], source: str) -> str:
         current = self.org.row(obj, record_id)
         if current is None:
             raise RecordError("NOT_FOUND", "The requested resource does not exist", [])
@@ -61,6 +68,11 @@ class Writer:
     def upsert(self, obj: SObjectDef, f: FieldDef, value: Any, body: Mapping[str, Any], *,
                source: str = "json") -> tuple[str, bool]:
         """Create or update by external id; returns (id, created)."""
+        with self.org.lock:
+            return self._upsert(obj, f, value, body, source)
+
+    def _upsert(self, obj: SObjectDef, f: FieldDef, value: Any, body: Mapping[str, Any],
+                source: str) -> tuple[str, bool]:
         key = from_csv(f, value) if source == "csv" else from_wire(f, value, source)
         if key is None or key == "" or not isinstance(key, str):
             raise RecordError("MISSING_ARGUMENT", f"{f.name} not specified", [f.name])
@@ -83,6 +95,10 @@ class Writer:
         return error
 
     def delete(self, obj: SObjectDef, record_id: str) -> str:
+        with self.org.lock:
+            return self._delete(obj, record_id)
+
+    def _delete(self, obj: SObjectDef, record_id: str) -> str:
         current = self.org.row(obj, record_id)
         if current is None:
             raise RecordError("NOT_FOUND", "The requested resource does not exist", [])

@@ -439,6 +439,29 @@ def test_bulk_ingest_with_an_unknown_column_fails_and_leaves_rows_unprocessed(ht
     assert bad.status_code == 400
 
 
+def _ingest(http: Http, job: dict[str, Any], data: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    created = http("POST", "jobs/ingest", json=job).json()
+    http("PUT", f"jobs/ingest/{created['id']}/batches", data=data, headers={"Content-Type": "text/csv"})
+    http("PATCH", f"jobs/ingest/{created['id']}", json={"state": "UploadComplete"})
+    assert _wait(http, f"jobs/ingest/{created['id']}")["state"] == "JobComplete"
+    ok = http("GET", f"jobs/ingest/{created['id']}/successfulResults").text
+    failed = http("GET", f"jobs/ingest/{created['id']}/failedResults").text
+    return list(csv.DictReader(io.StringIO(ok))), list(csv.DictReader(io.StringIO(failed)))
+
+
+def test_bulk_update_and_delete_by_id(sf, http):
+    sf.insert("Account", [{"Id": "001BULKUP000000001", "Name": "U1"}, {"Id": "001BULKUP000000002", "Name": "U2"}])
+    ok, failed = _ingest(http, {"object": "Account", "operation": "update"},
+                         "id,Name\n001BULKUP000000001,U1 renamed\n001BULKUP000000009,Ghost\n")
+    assert [(r["sf__Id"], r["sf__Created"]) for r in ok] == [("001BULKUP000000001", "false")]
+    assert failed[0]["sf__Id"] == "001BULKUP000000009"
+    assert failed[0]["sf__Error"].startswith("INVALID_CROSS_REFERENCE_KEY:")
+    ok, failed = _ingest(http, {"object": "Account", "operation": "delete"}, "Id\n001BULKUP000000002\n")
+    assert [r["sf__Id"] for r in ok] == ["001BULKUP000000002"] and failed == []
+    rows = http.query("SELECT Name, IsDeleted FROM Account ORDER BY Name", all_rows=True).json()["records"]
+    assert [(r["Name"], r["IsDeleted"]) for r in rows] == [("U1 renamed", False), ("U2", True)]
+
+
 def test_bulk_query_pages_by_locator_and_query_all_sees_deleted(sf, http):
     sf.insert("Account", [{"Name": f"B{i:03d}", "IsDeleted": i % 10 == 0} for i in range(250)])
     for operation, expected in (("query", 225), ("queryAll", 250)):
