@@ -77,6 +77,12 @@ class TapCrm2(Tap):
             self._engine = sa.create_engine(url)
         return self._engine
 
+    def load_state(self, state: dict[str, Any]) -> None:
+        # a full refresh starts from nothing: an old bookmark would make singer-sdk reject the
+        # first (older) record as out of order
+        if not TapCrm2Config.model_validate(dict(self.config)).full_refresh:
+            super().load_state(state)
+
     def discover_streams(self) -> Sequence[CustomerScoresStream]:
         return [CustomerScoresStream(self)]
 

@@ -134,8 +134,6 @@ class CustomerScoresStream(Stream):
 
     def bookmark(self, context: Context | None) -> tuple[datetime | None, str | None]:
         """(change time, last golden id) to resume after; the id only counts for that very time."""
-        if self.crm2_tap.settings.full_refresh:
-            return None, None
         start = self.get_starting_replication_key_value(context)
         if start is None:
             return None, None

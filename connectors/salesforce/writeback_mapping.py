@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.salesforce.writeback_values import Kind, ValueProblem, canonical, kind_from_schema
 from sync.yamlconf import ConfigError, Problem, did_you_mean, position, read_yaml, validate
@@ -29,6 +29,9 @@ def _api_name(value: str) -> str:
     if not API_NAME.match(value):
         raise ValueError(f"'{value}' is not a Salesforce API name (letters, digits, underscores)")
     return value
+
+
+ApiName = Annotated[str, AfterValidator(_api_name)]
 
 
 class FieldSpec(BaseModel):
@@ -53,10 +56,8 @@ class FieldSpec(BaseModel):
 class ExternalId(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    field: str = Field(description="Salesforce external id field, e.g. CRM2_Golden_Id__c")
+    field: ApiName = Field(description="Salesforce external id field, e.g. CRM2_Golden_Id__c")
     source: str = Field(alias="from", min_length=1, description="Field of the tap's record holding the key")
-
-    _name = field_validator("field")(_api_name)
 
 
 class ObjectSpec(BaseModel):
@@ -65,13 +66,11 @@ class ObjectSpec(BaseModel):
     stream: str = Field(min_length=1, description="tap-crm2 stream feeding this object")
     ids_from: str | None = Field(None, description="Record field with the Salesforce Ids (match: salesforce_id)")
     external_id: ExternalId | None = Field(None, description="Key for match: external_id, and for creating in upsert")
-    fields: dict[str, FieldSpec] = Field(min_length=1)
+    fields: dict[ApiName, FieldSpec] = Field(min_length=1)
 
     @field_validator("fields")
     @classmethod
-    def _field_names(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
-        for name in value:
-            _api_name(name)
+    def _something_triggers(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
         if not any(spec.triggers_write and not spec.only_on_create for spec in value.values()):
             raise ValueError("at least one field must have triggers_write: true, or nothing is ever written")
         return value
@@ -89,14 +88,7 @@ class WritebackMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
-    objects: dict[str, ObjectSpec] = Field(min_length=1)
-
-    @field_validator("objects")
-    @classmethod
-    def _object_names(cls, value: dict[str, ObjectSpec]) -> dict[str, ObjectSpec]:
-        for name in value:
-            _api_name(name)
-        return value
+    objects: dict[ApiName, ObjectSpec] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
