@@ -1,0 +1,16 @@
+"""Synthetic CRM, finance and sales data with ground truth, for the demo, tests and benchmarks.
+
+    from sync.synthetic import generate, write_dataset
+
+    for system, obj, record in generate(1000, seed=42, objects={"Account", "links"}):
+        ...
+    write_dataset(Path("data"), 100_000, 42, workers=4)   # data/<system>/<object>.jsonl, data/truth.jsonl
+
+See docs/synthetic-data.md for the objects, fields, formats and the ground truth.
+"""
+
+from sync.synthetic.generator import ALL_OBJECTS, OBJECTS, generate, wanted_objects
+from sync.synthetic.values import NOW_DATE
+from sync.synthetic.writer import write_dataset
+
+__all__ = ["ALL_OBJECTS", "NOW_DATE", "OBJECTS", "generate", "wanted_objects", "write_dataset"]
