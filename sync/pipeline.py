@@ -55,12 +55,13 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_config: Mapping[str, Any],
              state: Mapping[str, Any] | None, env: Mapping[str, str] | None = None,
-             log_dir: Path | None = None) -> PipeResult:
-    """Pipe a tap into target-crm2 and wait for both; raises StageUnavailable if either is missing."""
-    for program in (tap, TARGET):
+             log_dir: Path | None = None, target: str = TARGET) -> PipeResult:
+    """Pipe a tap into a target (target-crm2 unless told) and wait for both; raises
+    StageUnavailable if either is missing."""
+    for program in (tap, target):
         if not programs.installed(program):
             raise StageUnavailable(f"{program} is not installed yet")
-    tap_exe, target_exe = programs.executable(tap), programs.executable(TARGET)
+    tap_exe, target_exe = programs.executable(tap), programs.executable(target)
     assert tap_exe and target_exe
     with tempfile.TemporaryDirectory(prefix=f"crm2-{name}-") as tmp:
         work = Path(tmp)
@@ -72,7 +73,7 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         target_cmd = [target_exe, "--config", str(_write_json(work, "target.json", target_config))]
         proc_env = {**os.environ, **(env or {})}
         tap_err, target_err = logs / f"{name}.tap.log", logs / f"{name}.target.log"
-        log.info("extracting %s: %s | %s", name, tap, TARGET)
+        log.info("running %s: %s | %s", name, tap, target)
         with tap_err.open("wb") as te, target_err.open("wb") as ge:
             tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te, env=proc_env)
             target_proc = subprocess.Popen(target_cmd, stdin=tap_proc.stdout, stdout=subprocess.DEVNULL,

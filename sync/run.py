@@ -24,6 +24,7 @@ from sync.pipeline import StageUnavailable, run_pipe
 from sync.stages import StageReport
 from sync.store import Store
 from sync.store.schema import quarantine, staging
+from sync.writeback import run_writeback
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class RunOutcome:
     def exit_code(self) -> ExitCode:
         if any(s.status == "failed" for s in self.stages):
             return ExitCode.FAILED
-        return ExitCode.PARTIAL if self.quarantined else ExitCode.OK
+        partial = self.quarantined or any(s.status == "partial" for s in self.stages)
+        return ExitCode.PARTIAL if partial else ExitCode.OK
 
     @property
     def status(self) -> str:
@@ -118,7 +120,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             elif stage == "enrich":
                 report(stages.enrich(store, rules["enrich"], run_id, pipeline.enrich.as_of))
             else:
-                report(StageReport(stage, "unavailable", "not built yet in this version of crm2"))
+                report(run_writeback(loaded, store, store_url, run_id, env=env, log_dir=log_dir))
             if reports[-1].status == "failed":
                 stopped = f"{stage} failed"
         staged, quarantined = _run_counts(store, run_id)
