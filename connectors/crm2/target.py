@@ -31,6 +31,7 @@ from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from connectors.crm2.target_config import (
@@ -216,19 +217,22 @@ class TargetCrm2(Target):
             self.loader.quarantine_stream(stream, [record], reason, count_received=True)
             return
         for stream_map in self.mapper.stream_maps[stream]:
-            if isinstance(record, dict):
+            if not isinstance(record, dict):
+                transformed = record  # not an object: the loader quarantines it
+            elif isinstance(stream_map, SameRecordTransform) and not stream_map.flattening_enabled:
+                transformed = record  # the default map changes nothing: no copy needed
+            else:
                 transformed = stream_map.transform(copy.copy(record))
                 if transformed is None:
                     continue  # filtered out by a stream map the user configured
-            else:
-                transformed = record  # not an object: the loader quarantines it
             alias = stream_map.stream_alias
-            self._aliases.setdefault(alias, set()).add(stream)
-            sink = self.get_sink(alias, record=transformed if isinstance(transformed, dict) else None)
-            self._check_keys(sink, transformed)
+            if alias not in self._aliases or stream not in self._aliases[alias]:
+                self._aliases.setdefault(alias, set()).add(stream)
+            sink = self._sinks_active[alias]
             assert isinstance(sink, Crm2Sink)
+            if sink.key_properties:
+                self._check_keys(sink, transformed)
             sink.take(transformed)
-            sink.record_counter_metric.increment()
             if sink.is_full:
                 # All sinks, not just this one: the bookmark may only move once every stream's
                 # records received before the latest STATE are durable.

@@ -110,16 +110,57 @@ class StreamCounts:
         return "; ".join(parts)
 
 
+_SHAPE_ONLY = frozenset({
+    "type", "properties", "items", "required", "format", "anyOf", "oneOf", "allOf", "additionalProperties",
+    "description", "title", "default", "$schema", "$id", "$comment", "examples", "inclusion", "selected",
+    "selected-by-default", "readOnly", "writeOnly", "deprecated", "contentMediaType", "contentEncoding"})
+"""Keywords whose verdict depends only on a record's keys and value types (formats are not
+enforced), so the verdict for one record holds for every record of the same shape."""
+_MAX_SHAPES = 4096
+
+
+def _shape_only(schema: Any) -> bool:
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict) or not set(schema) <= _SHAPE_ONLY:
+        return False
+    for key, sub in schema.items():
+        if key == "properties" and not (isinstance(sub, dict) and all(_shape_only(s) for s in sub.values())):
+            return False
+        if key in ("items", "additionalProperties") and not isinstance(sub, bool | list) and not _shape_only(sub):
+            return False
+        if key in ("anyOf", "oneOf", "allOf") and not (isinstance(sub, list) and all(_shape_only(s) for s in sub)):
+            return False
+    return True
+
+
+def _shape(value: Any, budget: list[int]) -> Any:
+    """Keys and value types of a record, nested; spends ``budget`` (below 0: too big to remember)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    if isinstance(value, dict):
+        return (dict, *((k, _shape(v, budget)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, *(_shape(v, budget) for v in value))
+    if isinstance(value, float):
+        return (float, value.is_integer())  # 1.0 is an integer to JSON Schema, 1.5 is not
+    return type(value)
+
+
 class SchemaCheck:
     """A stream's JSON Schema as the tap sent it: validates records and names what is wrong.
 
     Reasons name the field and the rule, never the value (values are often personal data).
+    Records of one stream mostly share a shape, so for schemas whose verdict depends on shape
+    alone the verdict is remembered per shape and jsonschema runs once per shape, not per record.
     """
 
     def __init__(self, schema: dict[str, Any], *, validate: bool) -> None:
         self.digest = digest(canonical(schema), str(validate))
         self.problem: str | None = None
         self._validator: Any = None
+        self._by_shape: dict[Any, tuple[str | None, str] | None] | None = {} if _shape_only(schema) else None
         if not validate:
             return
         try:
@@ -131,7 +172,22 @@ class SchemaCheck:
 
     def check(self, record: Any) -> tuple[str | None, str] | None:
         """(field, reason) when ``record`` does not match the schema, else None."""
-        if self._validator is None or self._validator.is_valid(record):
+        if self._validator is None:
+            return None
+        if self._by_shape is None:
+            return self._verdict(record)
+        budget = [256]
+        shape = _shape(record, budget)
+        if budget[0] < 0:
+            return self._verdict(record)
+        if shape not in self._by_shape:
+            if len(self._by_shape) >= _MAX_SHAPES:
+                self._by_shape.clear()
+            self._by_shape[shape] = self._verdict(record)
+        return self._by_shape[shape]
+
+    def _verdict(self, record: Any) -> tuple[str | None, str] | None:
+        if self._validator.is_valid(record):
             return None
         error = best_match(self._validator.iter_errors(record))
         return _schema_reason(error) if error is not None else (None, "does not match the tap's schema")
@@ -234,18 +290,20 @@ class Loader:
             self._unmapped(stream, records, key_properties, counts)
             return
         prepared: list[tuple[Plan, Outcomes, dict[str, Known], PlanCounts]] = []
+        verdicts: dict[int, tuple[str | None, str] | None] = {}  # schema check per record, shared by plans
         with self.store.engine.connect() as conn:
             for plan in plans:
                 plan_counts = counts.plans.setdefault(plan.name, PlanCounts())
                 if plan.failed:
                     plan_counts.unprocessed += len(records)
                     continue
-                outcomes, known_rows = self._prepare(conn, stream, plan, records, schema, plan_counts)
+                outcomes, known_rows = self._prepare(conn, stream, plan, records, schema, plan_counts, verdicts)
                 prepared.append((plan, outcomes, known_rows, plan_counts))
         self._write(stream, prepared)
 
     def _prepare(self, conn: sa.Connection, stream: str, plan: Plan, records: Sequence[Any], schema: SchemaCheck,
-                 plan_counts: PlanCounts) -> tuple[Outcomes, dict[str, Known]]:
+                 plan_counts: PlanCounts, verdicts: dict[int, tuple[str | None, str] | None],
+                 ) -> tuple[Outcomes, dict[str, Known]]:
         context = plan.context + schema.digest
         entries = [(record, source_key(plan.compiled, record), fingerprint(context, record)) for record in records]
         ids = sorted({sid for _, sid, _ in entries if sid is not None})
@@ -258,7 +316,9 @@ class Loader:
                 plan_counts.unchanged += 1
                 continue
             try:
-                self._map_one(plan, record, sid, fp, schema, outcomes)
+                if i not in verdicts and self.validate and isinstance(record, dict):
+                    verdicts[i] = schema.check(record)
+                self._map_one(plan, record, sid, fp, schema, outcomes, verdicts.get(i))
             except MappingFailed as exc:
                 plan.failed = f"plan {plan.name}: field '{exc.field}': {exc.reason} (on_error: fail)"
                 self.failures.setdefault(stream, plan.failed)
@@ -268,7 +328,7 @@ class Loader:
         return outcomes, known_rows
 
     def _map_one(self, plan: Plan, record: Any, sid: str | None, fp: str, schema: SchemaCheck,
-                 outcomes: Outcomes) -> None:
+                 outcomes: Outcomes, bad: tuple[str | None, str] | None) -> None:
         def quarantined(source_id: str | None, where: str | None, reason: str) -> None:
             outcomes.quarantined.append(Quarantined(source_id, where, reason, masked_record(record, plan.key_fields),
                                                     fp))
@@ -279,7 +339,7 @@ class Loader:
         if not isinstance(record, dict):
             quarantined(None, None, "record is not an object")
             return
-        if self.validate and (bad := schema.check(record)):
+        if bad is not None:
             quarantined(sid, bad[0], bad[1])
             return
         try:

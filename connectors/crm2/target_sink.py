@@ -30,6 +30,7 @@ class Crm2Sink(BatchSink):
         self.crm2 = target
         super().__init__(target, stream_name, schema, key_properties)
         self.check = SchemaCheck(self.original_schema, validate=target.loader.validate)
+        self._queue: list[Any] = []
 
     def get_validator(self) -> None:
         """No per-record validation by singer-sdk: see the module docstring."""
@@ -37,9 +38,11 @@ class Crm2Sink(BatchSink):
 
     def take(self, record: Any) -> None:
         """Queue one record for the next batch (instead of singer-sdk's validate-then-process)."""
-        context = self._get_context({})
+        if self._pending_batch is None:
+            self._queue = self._get_context({}).setdefault("crm2", [])  # starts a batch, as singer-sdk does
+        self._queue.append(record)
         self.tally_record_read()
-        context.setdefault("crm2", []).append(record)
+        self.record_counter_metric.increment()
 
     def process_record(self, record: dict, context: dict) -> None:
         context.setdefault("crm2", []).append(record)

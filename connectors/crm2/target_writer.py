@@ -72,7 +72,6 @@ class Known:
 
     content_hash: str
     status: str
-    staged: bool
 
 
 @dataclass
@@ -122,15 +121,22 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 def known(conn: Connection, system: str, obj: str, ids: Sequence[str]) -> dict[str, Known]:
-    """Crosswalk hash and status for these ids, and whether a staging row exists."""
-    c, s = crosswalk, staging
-    join = c.outerjoin(s, sa.and_(s.c.source_system == c.c.source_system, s.c.source_object == c.c.source_object,
-                                  s.c.source_id == c.c.source_id))
+    """Crosswalk hash and status for these ids (absent ids are new)."""
+    c = crosswalk
     found: dict[str, Known] = {}
     for chunk in _chunks(ids):
-        rows = conn.execute(sa.select(c.c.source_id, c.c.content_hash, c.c.status, s.c.source_id.label("staged"))
-                            .select_from(join).where(_ref(c, system, obj), c.c.source_id.in_(chunk)))
-        found.update({r.source_id: Known(r.content_hash, r.status, r.staged is not None) for r in rows})
+        rows = conn.execute(sa.select(c.c.source_id, c.c.content_hash, c.c.status)
+                            .where(_ref(c, system, obj), c.c.source_id.in_(chunk))).all()
+        found.update({sid: Known(digest_, status) for sid, digest_, status in rows})
+    return found
+
+
+def _staged_ids(conn: Connection, system: str, obj: str, ids: Sequence[str]) -> set[str]:
+    s = staging
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(conn.execute(sa.select(s.c.source_id).where(_ref(s, system, obj), s.c.source_id.in_(chunk)))
+                     .scalars())
     return found
 
 
@@ -147,8 +153,8 @@ class BatchWriter:
         touched += [q.source_id for q in outcomes.quarantined if q.source_id is not None]
         # A crosswalk row without a staging row is a record only ever quarantined: drop it so the
         # store inserts the record as new (store.stage updates staging only where a row exists).
-        orphans = [i for i in {r.source_id for r in (*outcomes.staged, *outcomes.deleted)}
-                   if i in known_rows and not known_rows[i].staged]
+        rewritten = sorted({r.source_id for r in (*outcomes.staged, *outcomes.deleted)} & known_rows.keys())
+        orphans = sorted(set(rewritten) - _staged_ids(conn, self.system, obj, rewritten)) if rewritten else []
         self._delete_crosswalk(conn, obj, orphans)
         held = [i for i in set(touched) if i in known_rows and known_rows[i].status == "quarantined"]
         self._resolve_quarantine(conn, stream, obj, held)
