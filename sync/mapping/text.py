@@ -51,16 +51,10 @@ def fullwidth_to_halfwidth(value: Any) -> str:
 
     Unlike NFKC this leaves everything else alone (circled digits, CJK compatibility forms).
     """
-    out = []
-    for ch in as_text(value):
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif code == 0x3000:
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return as_text(value).translate(_HALFWIDTH)
+
+
+_HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: " "}
 
 
 def nfkc(value: Any) -> str:
