@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sync.synthetic import names as nm
 from sync.synthetic.ids import Permutation, sf_id, stream, taiwan_ubn, uscc
-from sync.synthetic.values import DAY, NOW_DAY, WINDOW_START_DAY
+from sync.synthetic.values import DAY, NOW, NOW_DAY, WINDOW_START_DAY
 
 PATTERNS = ("steady",) * 40 + ("growing",) * 14 + ("declining",) * 11 + ("churning",) * 13 + ("new",) * 12 \
     + ("prospect",) * 6 + ("seasonal",) * 4
@@ -449,9 +449,12 @@ def activity_days(company: Company) -> tuple[int, int]:
 
 
 def seconds_at(day: int, company: Company, rng_value: float) -> int:
-    """A moment in local business hours (08:30–18:30) on ``day``, in UTC seconds."""
+    """A moment in local business hours (08:30–18:30) on ``day``, in UTC seconds, never after 'now'.
+
+    The data is an extract taken at 'now': business hours of its last day can fall after it in UTC.
+    """
     local = 8.5 * 3600 + rng_value * 10 * 3600
-    return day * DAY + int(local) - company.place.utc_offset * 3600
+    return min(day * DAY + int(local) - company.place.utc_offset * 3600, NOW - 1)
 
 
 def log_size(company: Company) -> float:

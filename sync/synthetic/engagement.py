@@ -159,7 +159,7 @@ def _activities(ctx: _Context) -> Iterator[Record]:
         yield "salesforce", "Event", {
             "Id": sf_record_id("Event", co.index, k), "WhatId": ctx.account(), "WhoId": ctx.contact(),
             "Subject": subjects[int(r() * len(subjects))], "Type": kind, "StartDateTime": ts_text(start),
-            "EndDateTime": ts_text(start + (1 + int(r() * 4)) * 1800),
+            "EndDateTime": ts_text(min(start + (1 + int(r() * 4)) * 1800, NOW - 1)),
             **ctx.stamps(max(start - int(r() * 14) * DAY, start - 14 * DAY))}
 
 

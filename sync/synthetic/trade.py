@@ -30,7 +30,7 @@ from sync.synthetic.ids import (
     payment_id,
     quote_id,
 )
-from sync.synthetic.values import DAY, HISTORY_DAYS, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
+from sync.synthetic.values import DAY, HISTORY_DAYS, NOW, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
 
 Record = tuple[str, str, dict[str, Any]]
 
@@ -61,7 +61,8 @@ def _orders(co: Company, u: Universe, rng: random.Random) -> Iterator[Record]:
     pattern, start, end = co.pattern, co.start_day, co.end_day
     accounts = [u.sales_account_id(i, k) for k in range(co.sales_accounts)]
     customers = [u.finance_customer_no(i, k) for k in range(co.finance_accounts)]
-    day = start + int(rng.expovariate(1 / gap) * r())
+    # order intervals vary around the customer's rhythm (gamma, shape 2), neither clockwork nor memoryless
+    day = start + int(rng.gammavariate(2.0, gap / 2) * r())
     k = payments = credits = 0
     while day < end and k < BROKEN_SLOT:
         progress = (day - WINDOW_START_DAY) / HISTORY_DAYS
@@ -100,7 +101,7 @@ def _orders(co: Company, u: Universe, rng: random.Random) -> Iterator[Record]:
             status, settle = "shipped", (1 + int(r() * 2)) * DAY
         else:
             status, settle = "delivered", (3 + int(r() * 7)) * DAY
-        updated = min(placed + settle, NOW_DAY * DAY - 1)
+        updated = min(placed + settle, NOW - 1)
         account = accounts[1] if len(accounts) > 1 and r() < 0.25 else accounts[0] if accounts else None
         if in_sales:
             oid = order_id(i, k)
@@ -127,7 +128,7 @@ def _orders(co: Company, u: Universe, rng: random.Random) -> Iterator[Record]:
             elif paid_day is not None and paid_day < NOW_DAY:
                 inv_status, changed = "paid", seconds_at(paid_day, co, r())
             elif due < NOW_DAY:
-                inv_status, paid_day, changed = "overdue", None, (due + 1) * DAY + 3600
+                inv_status, paid_day, changed = "overdue", None, min((due + 1) * DAY + 3600, NOW - 1)
             else:
                 inv_status, paid_day, changed = "open", None, seconds_at(issue, co, r())
             yield "finance", "invoices", {
@@ -144,11 +145,12 @@ def _orders(co: Company, u: Universe, rng: random.Random) -> Iterator[Record]:
                         yield "finance", "payments", {
                             "payment_id": payment_id(i, payments), "invoice_no": inv, "customer_no": customer_no,
                             "paid_at": ts_text(paid_at), "amount": money(amount), "currency": currency,
-                            "method": methods[int(r() * len(methods))], "updated_at": ts_text(paid_at + 600)}
+                            "method": methods[int(r() * len(methods))],
+                            "updated_at": ts_text(min(paid_at + 600, NOW - 1))}
                     payments += 1
             credit = gross if status == "returned" else gross * (5 + int(r() * 25)) // 100 if r() < 0.02 else 0
             if credit and credits < CREDIT_SLOTS:
-                issued = min(updated + DAY, NOW_DAY * DAY - 1)
+                issued = min(updated + DAY, NOW - 1)
                 reason = "returned items" if status == "returned" else \
                     nm.CREDIT_REASONS[int(r() * len(nm.CREDIT_REASONS))]
                 yield "finance", "credit_notes", {
@@ -157,7 +159,7 @@ def _orders(co: Company, u: Universe, rng: random.Random) -> Iterator[Record]:
                     "updated_at": ts_text(issued)}
                 credits += 1
         k += 1
-        day += max(1, int(rng.expovariate(1 / gap)))
+        day += max(1, int(rng.gammavariate(2.0, gap / 2)))
     yield from _broken(co, u, rng, accounts, customers, budget_per_order, currency)
 
 
