@@ -109,7 +109,8 @@ class WritebackEngine:
     @property
     def sender(self) -> Sender:
         if self._sender is None:
-            self._sender = Sender(self.client, self.wstore, bulk_options=self.settings.bulk_options(),
+            self._sender = Sender(self.client, self.wstore, self.mapping.known_kind,
+                                  bulk_options=self.settings.bulk_options(),
                                   collection_size=self.settings.collection_size)
         return self._sender
 

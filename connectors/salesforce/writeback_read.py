@@ -7,10 +7,15 @@ An unchanged record is never read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.writeback_store import Change, Outcome
+from connectors.salesforce.writeback_values import Kind, same, same_loose
+
+KindOf = Callable[[str, str], "Kind | None"]
+"""(object, field) -> the field's kind when known."""
 
 KEYS_PER_QUERY = 200
 
@@ -39,3 +44,27 @@ def read_current(client: SalesforceClient, sobject: str, key_field: str, keys: S
             if key is not None:
                 found[str(key)] = record
     return found
+
+
+def reconcile(client: SalesforceClient, sobject: str, key_field: str, changes: Sequence[Change],
+              kind_of: KindOf) -> tuple[list[Outcome], list[Change]]:
+    """(outcomes of the changes that landed, changes that did not) for a batch whose fate is
+    unknown: a record has landed when every field the batch sent already holds the sent value."""
+    fields = sorted({name for c in changes for name in c.sent})
+
+    def key_of(change: Change) -> str:
+        return (change.record_id if key_field == "Id" else change.intent.key_value) or ""
+
+    def equal(name: str, ours: Any, theirs: Any) -> bool:
+        kind = kind_of(sobject, name)
+        return same(kind, ours, theirs) if kind else same_loose(ours, theirs)
+
+    current = read_current(client, sobject, key_field, [key_of(c) for c in changes], fields)
+    landed, missing = [], []
+    for change in changes:
+        now = current.get(key_of(change))
+        if now is not None and all(equal(name, value, now.get(name)) for name, value in change.sent.items()):
+            landed.append(Outcome(change, True, str(now.get("Id") or change.record_id)))
+        else:
+            missing.append(change)
+    return landed, missing

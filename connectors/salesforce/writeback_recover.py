@@ -26,10 +26,9 @@ from connectors.salesforce.client import (
 )
 from connectors.salesforce.client.bulk import TERMINAL_FAILED
 from connectors.salesforce.writeback_mapping import LoadedMapping
-from connectors.salesforce.writeback_read import read_current
+from connectors.salesforce.writeback_read import reconcile
 from connectors.salesforce.writeback_send import bulk_outcomes
 from connectors.salesforce.writeback_store import Change, Outcome, PendingBatch, WritebackStore
-from connectors.salesforce.writeback_values import same, same_loose
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def recover(client: SalesforceClient, wstore: WritebackStore, mapping: LoadedMap
         elif batch.method == "bulk":
             outcomes, requeue = [], list(batch.changes)
         else:
-            outcomes, requeue = _settle_by_reading(client, batch, mapping)
+            outcomes, requeue = reconcile(client, batch.object, batch.key_field, batch.changes, mapping.known_kind)
         wstore.settle(batch.batch_id, outcomes, requeue=[(c.intent, "unconfirmed") for c in requeue])
         stats.landed += sum(1 for o in outcomes if o.success)
         stats.rejected += sum(1 for o in outcomes if not o.success)
@@ -72,7 +71,7 @@ def _settle_bulk(client: SalesforceClient, batch: PendingBatch,
         info = job.info()
     except SalesforceError as exc:
         if exc.status == 404:  # the job is gone (Salesforce keeps them 7 days): read the records instead
-            return _settle_by_reading(client, batch, None)
+            return reconcile(client, batch.object, batch.key_field, batch.changes, lambda _obj, _field: None)
         raise
     if job.state == "Open":
         job.abort()  # its upload never completed, so it never ran: nothing was applied
@@ -83,27 +82,3 @@ def _settle_bulk(client: SalesforceClient, batch: PendingBatch,
     else:
         summary = job.wait()
     return bulk_outcomes(job, summary, batch.changes, batch.operation, batch.key_field)
-
-
-def _settle_by_reading(client: SalesforceClient, batch: PendingBatch,
-                       mapping: LoadedMapping | None) -> tuple[list[Outcome], list[Change]]:
-    fields = sorted({name for c in batch.changes for name in c.sent})
-
-    def key_of(change: Change) -> str:
-        return (change.record_id if batch.key_field == "Id" else change.intent.key_value) or ""
-
-    current = read_current(client, batch.object, batch.key_field, [key_of(c) for c in batch.changes], fields)
-    outcomes, requeue = [], []
-    for change in batch.changes:
-        now = current.get(key_of(change))
-        if now is not None and all(_same(mapping, batch.object, name, value, now.get(name))
-                                   for name, value in change.sent.items()):
-            outcomes.append(Outcome(change, True, str(now.get("Id") or change.record_id)))
-        else:
-            requeue.append(change)
-    return outcomes, requeue
-
-
-def _same(mapping: LoadedMapping | None, obj: str, name: str, ours: object, theirs: object) -> bool:
-    kind = mapping.known_kind(obj, name) if mapping else None
-    return same(kind, ours, theirs) if kind else same_loose(ours, theirs)

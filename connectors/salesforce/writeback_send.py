@@ -35,10 +35,14 @@ from connectors.salesforce.client.bulk_ingest import csv_payload, split_error
 from connectors.salesforce.client.collections import MAX_RECORDS
 from connectors.salesforce.writeback_crash import crash_point
 from connectors.salesforce.writeback_mapping import Operation
+from connectors.salesforce.writeback_read import KindOf, reconcile
 from connectors.salesforce.writeback_store import Change, Outcome, WritebackStore
 from connectors.salesforce.writeback_values import csv_cell
 
 log = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 3
+"""Sends of one batch whose answer was lost (each followed by reading what landed)."""
 
 
 class WritebackStopped(Exception):
@@ -71,10 +75,11 @@ def _body(change: Change, operation: Operation, key_field: str) -> dict[str, Any
 
 
 class Sender:
-    def __init__(self, client: SalesforceClient, wstore: WritebackStore, *,
+    def __init__(self, client: SalesforceClient, wstore: WritebackStore, kind_of: KindOf, *,
                  bulk_options: BulkIngestOptions | None = None, collection_size: int = MAX_RECORDS) -> None:
         self.client = client
         self.wstore = wstore
+        self.kind_of = kind_of
         self.collections = SObjectCollections(client)
         self.bulk_options = bulk_options or BulkIngestOptions()
         self.collection_size = min(collection_size, MAX_RECORDS)
@@ -94,8 +99,8 @@ class Sender:
                 raise
         return outcomes
 
-    def _collections_batch(self, obj: str, operation: Operation, key_field: str,
-                           changes: Sequence[Change]) -> list[Outcome]:
+    def _collections_batch(self, obj: str, operation: Operation, key_field: str, changes: Sequence[Change],
+                           attempt: int = 1) -> list[Outcome]:
         batch_id = self.wstore.begin_batch(obj, "collections", operation, key_field, changes)
         crash_point("before_send")
         records = [_body(c, operation, key_field) for c in changes]
@@ -105,13 +110,13 @@ class Sender:
                 results = self.collections.update(obj, records)
             else:
                 results = self.collections.upsert(obj, key_field, records)
-        except ApiLimitReached as exc:
-            # refused before it ran (our budget check, or Salesforce's 403): nothing was applied
+        except (ApiLimitReached, InvalidSessionError) as exc:
+            # refused before it ran (our budget check, Salesforce's 403, a session that cannot
+            # be renewed): nothing was applied
             self.wstore.settle(batch_id, [], requeue=[(c.intent, "deferred") for c in changes])
-            raise _stopped(str(exc), True, changes, queued=True) from None
-        except (TransientError, InvalidSessionError) as exc:
-            # the request may have been applied before the failure: leave the batch for recovery
-            raise _stopped(f"Salesforce did not answer a write: {exc}", False, changes) from None
+            raise _stopped(str(exc), isinstance(exc, ApiLimitReached), changes, queued=True) from None
+        except TransientError as exc:
+            return self._in_doubt(batch_id, obj, operation, key_field, changes, attempt, exc)
         except SalesforceError as exc:
             # a whole-request error (400...): nothing applied, every row rejected with its code
             outcomes = [Outcome(c, False, error_code=exc.error_code or "REQUEST_FAILED", error_message=str(exc))
@@ -124,6 +129,26 @@ class Sender:
         self.wstore.settle(batch_id, outcomes)
         crash_point("after_commit")
         return outcomes
+
+    def _in_doubt(self, batch_id: str, obj: str, operation: Operation, key_field: str, changes: Sequence[Change],
+                  attempt: int, cause: Exception) -> list[Outcome]:
+        """The write may or may not have been applied: read what landed, send the rest again."""
+        log.warning("No answer to a write of %d %s records (%s); reading them back", len(changes), obj, cause)
+        try:
+            landed, missing = reconcile(self.client, obj, key_field, changes, self.kind_of)
+        except SalesforceError as exc:
+            # still unknown: the batch stays in the write-ahead log for the next run to settle
+            raise _stopped(f"Salesforce did not answer a write, nor the read after it: {exc}",
+                           isinstance(exc, ApiLimitReached), changes) from None
+        retry = bool(missing) and attempt < MAX_SEND_ATTEMPTS
+        self.wstore.settle(batch_id, landed, requeue=[] if retry else [(c.intent, "unconfirmed") for c in missing])
+        if not retry:
+            return landed
+        try:
+            return landed + self._collections_batch(obj, operation, key_field, missing, attempt + 1)
+        except WritebackStopped as exc:
+            exc.settled = landed + exc.settled
+            raise
 
     # -- Bulk API 2.0 -------------------------------------------------------------------------
 
@@ -139,12 +164,13 @@ class Sender:
             self.wstore.set_job_id(batch_id, job_id)
             self.write_calls += 1
             job.upload(bulk_csv(changes, operation, key_field))
-        except ApiLimitReached as exc:
-            # an Open job is never processed: nothing was applied
+        except (ApiLimitReached, TransientError, InvalidSessionError) as exc:
+            # a job that never reached UploadComplete is never processed: nothing was applied
+            if job.job_id is not None:
+                _abort_quietly(job)
             self.wstore.settle(batch_id, [], requeue=[(c.intent, "deferred") for c in changes])
-            raise _stopped(str(exc), True, changes, queued=True) from None
-        except (TransientError, InvalidSessionError) as exc:
-            raise _stopped(f"Salesforce did not answer while creating a Bulk job: {exc}", False, changes) from None
+            raise _stopped(f"Bulk job not started: {exc}", isinstance(exc, ApiLimitReached), changes,
+                           queued=True) from None
         except SalesforceError as exc:
             outcomes = [Outcome(c, False, error_code=exc.error_code or "BULK_JOB_FAILED", error_message=str(exc))
                         for c in changes]
@@ -165,6 +191,13 @@ class Sender:
         self.wstore.settle(batch_id, outcomes, requeue=[(c.intent, "deferred") for c in unprocessed])
         crash_point("after_commit")
         return outcomes
+
+
+def _abort_quietly(job: BulkIngestJob) -> None:
+    try:
+        job.abort()
+    except SalesforceError as exc:  # an Open job expires unprocessed anyway
+        log.info("could not abort Bulk job %s: %s", job.job_id, exc.error_code or exc)
 
 
 def _stopped(reason: str, limit: bool, changes: Sequence[Change], *, queued: bool = False) -> WritebackStopped:

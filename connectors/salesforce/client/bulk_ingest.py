@@ -23,6 +23,7 @@ from typing import Any, Literal
 from connectors.salesforce.client.bulk import TERMINAL_FAILED
 from connectors.salesforce.client.errors import SalesforceError, TransientError
 from connectors.salesforce.client.rest import SalesforceClient
+from connectors.salesforce.client.write_once import request_once
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,17 @@ class BulkIngestJob:
         return self.job_id
 
     def upload(self, payload: bytes) -> None:
-        """PUT the CSV (one upload per job; Salesforce takes up to 100 MB of it)."""
-        self.client.request("PUT", f"{self._path}/batches", data=payload, headers={"Content-Type": "text/csv"})
+        """PUT the CSV (one upload per job; Salesforce takes up to 100 MB of it).
+
+        Attempted once: uploads to a job add up, so a resent CSV would put every row in twice."""
+        request_once(self.client, "PUT", f"{self._path}/batches", data=payload, headers={"Content-Type": "text/csv"})
 
     def close(self) -> None:
-        """Mark UploadComplete: Salesforce queues the job for processing."""
-        info = self.client._json(self.client.request("PATCH", self._path, json={"state": "UploadComplete"}))
+        """Mark UploadComplete: Salesforce queues the job for processing.
+
+        Attempted once: after a lost answer the job may already be running, which :meth:`info`
+        tells; a resend would be refused as an invalid state change."""
+        info = self.client._json(request_once(self.client, "PATCH", self._path, json={"state": "UploadComplete"}))
         self.state = info.get("state", "UploadComplete")
 
     def abort(self) -> None:

@@ -1,7 +1,8 @@
 """sObject Collections writes: up to 200 records per call, one result per record, in input order.
 
 ``allOrNone`` is false, so one bad row (a lock, a validation rule) fails alone and the others are
-saved; the caller gets every row's outcome and decides what to retry. Bodies are serialised with
+saved; the caller gets every row's outcome and decides what to retry. A call is attempted once:
+a TransientError means its outcome is unknown, and the caller reads the records to find out. Bodies are serialised with
 Decimals written digit for digit, so money never passes through a float on its way out.
 """
 
@@ -15,6 +16,7 @@ from singer_sdk.singerlib.json import serialize_json
 
 from connectors.salesforce.client.errors import SalesforceError
 from connectors.salesforce.client.rest import SalesforceClient
+from connectors.salesforce.client.write_once import request_once
 
 MAX_RECORDS = 200
 """Salesforce's limit per sObject Collections request."""
@@ -76,8 +78,9 @@ class SObjectCollections:
         if len(records) > MAX_RECORDS:
             raise ValueError(f"sObject Collections take at most {MAX_RECORDS} records per call, got {len(records)}")
         payload = serialize_json({"allOrNone": False, "records": records})
-        response = self.client.request("PATCH", path, data=payload.encode("utf-8"),
-                                       headers={"Content-Type": "application/json"})
+        # one attempt: a write retried after a dropped answer could apply twice (see write_once)
+        response = request_once(self.client, "PATCH", path, data=payload.encode("utf-8"),
+                                headers={"Content-Type": "application/json"})
         items = self.client._json(response)
         if not isinstance(items, list) or len(items) != len(records):
             # Results pair with records by position only; a short answer cannot be trusted.

@@ -128,6 +128,17 @@ def test_session_expiry_in_the_middle_of_a_bulk_job_keeps_polling_the_same_job(s
     assert_done_once(db, org)
 
 
+def test_a_write_whose_answer_is_lost_is_read_back_not_blindly_resent(setup):
+    db, tmp, org = setup
+    # requests: token, write 1, write 2 (dropped), read-back, write 2 again, write 3 (dropped), ...
+    org.sf.set_faults(Faults(drop_connection_every=3))
+    run = run_pipe(db, tmp, target_config(org, db, tmp, collection_size=4))
+    assert run.target_exit == 0, run.stderr
+    assert "reading them back" in run.stderr
+    assert run.counts["collections_calls"] == 5 and run.counts["written"] == CUSTOMERS
+    assert_done_once(db, org)
+
+
 KILL_POINTS = [
     # (target settings, where to die, records the rerun finds already applied by the dead run's batch)
     pytest.param({}, "before_send:2", 0, id="collections-before-send"),
