@@ -189,3 +189,19 @@ def test_bulk_api_for_a_large_change_set(setup):
     assert_accounts_match(db, org)
     assert len(audit_rows(db)) == CUSTOMERS * 8
     assert sorted(org.watch.applied.values()) == [1] * CUSTOMERS
+
+
+@pytest.mark.postgres
+def test_on_a_postgresql_store(tmp_path, fresh_postgres_db):
+    db = fresh_postgres_db
+    fill_store(db, tmp_path, CUSTOMERS)
+    org = start_org(tmp_path, CUSTOMERS)
+    try:
+        first = run_pipe(db, tmp_path, target_config(org, db, tmp_path))
+        assert first.target_exit == 0, first.stderr
+        assert_accounts_match(db, org)
+        again = run_pipe(db, tmp_path, target_config(org, db, tmp_path), full=True)
+        assert again.target_exit == 0 and again.counts["unchanged"] == CUSTOMERS and org.writes() == 1
+        assert len(audit_rows(db)) == CUSTOMERS * 8
+    finally:
+        org.sf.stop()

@@ -152,8 +152,15 @@ def test_target_settings_reuse_the_tap_connection_checks():
         parse_settings({**base, "mode": "mirror"})
 
 
-def test_store_upgrades_from_0003_to_writeback_tables(tmp_path):
-    db = tmp_path / "old.sqlite"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_target(request, tmp_path):
+    if request.param == "sqlite":
+        return str(tmp_path / "old.sqlite")
+    return request.getfixturevalue("fresh_postgres_db")
+
+
+def test_store_upgrades_from_0003_to_writeback_tables(store_target):
+    db = store_target
     old = Store.open(db, upgrade=False)
     migrate.upgrade(old.engine, "0003")
     old.close()

@@ -105,7 +105,7 @@ def resolve_and_enrich(store: Store, tmp: Path) -> None:
     enrich_store(store.engine, load_rules(scoring_rules(tmp)), AS_OF, "test-enrich")
 
 
-def fill_store(db: Path, tmp: Path, customers: int) -> None:
+def fill_store(db: Path | str, tmp: Path, customers: int) -> None:
     with Store.open(db) as store:
         stage(store, [r for i in range(customers) for r in customer_records(i)])
         resolve_and_enrich(store, tmp)
@@ -151,7 +151,7 @@ def start_org(tmp: Path, customers: int, *, golden_ids: dict[str, str] | None = 
     return Org(sf, WriteWatch(sf))
 
 
-def target_config(org: Org, db: Path, tmp: Path, **extra: Any) -> dict[str, Any]:
+def target_config(org: Org, db: Path | str, tmp: Path, **extra: Any) -> dict[str, Any]:
     return {"instance_url": org.sf.url, "ca_bundle": str(org.sf.ca_path), "auth_flow": "client_credentials",
             "client_id": org.sf.credentials["client_id"], "client_secret_env": SECRET_ENV,
             "store_url": str(db), "mapping": str(MAPPINGS / "writeback.yml"), "run_id": extra.pop("run_id", None),
@@ -173,7 +173,7 @@ class PipeRun:
         return self.summary.get("counts", {})
 
 
-def run_pipe(db: Path, tmp: Path, cfg: dict[str, Any], *, args: tuple[str, ...] = (),
+def run_pipe(db: Path | str, tmp: Path, cfg: dict[str, Any], *, args: tuple[str, ...] = (),
              env: dict[str, str] | None = None, full: bool = False) -> PipeRun:
     """``tap-crm2 | target-crm2-salesforce`` as two real processes; the tap resumes from the
     bookmark the target saved in the store, as ``crm2 sync`` does."""
@@ -203,22 +203,22 @@ def run_pipe(db: Path, tmp: Path, cfg: dict[str, Any], *, args: tuple[str, ...] 
     return PipeRun(tap.returncode, target.returncode, out.decode(), err.decode() + tap_err.decode(), summary)
 
 
-def queue_rows(db: Path) -> list[dict[str, Any]]:
+def queue_rows(db: Path | str) -> list[dict[str, Any]]:
     with Store.open(db) as store, store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(writeback_queue)).mappings()]
 
 
-def state_rows(db: Path) -> dict[str, dict[str, Any]]:
+def state_rows(db: Path | str) -> dict[str, dict[str, Any]]:
     with Store.open(db) as store, store.engine.connect() as conn:
         return {r["key_value"]: dict(r) for r in conn.execute(sa.select(writeback_state)).mappings()}
 
 
-def audit_rows(db: Path) -> list[dict[str, Any]]:
+def audit_rows(db: Path | str) -> list[dict[str, Any]]:
     with Store.open(db) as store, store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(audit_log).where(audit_log.c.action == "write")).mappings()]
 
 
-def golden_scores(db: Path) -> dict[str, dict[str, Any]]:
+def golden_scores(db: Path | str) -> dict[str, dict[str, Any]]:
     """Account Id -> the golden customer's data, for the accounts the crosswalk links."""
     from sync.store.schema import crosswalk, golden
 
@@ -230,7 +230,7 @@ def golden_scores(db: Path) -> dict[str, dict[str, Any]]:
         return {sid: data for sid, data in rows}
 
 
-def golden_ids(db: Path) -> dict[str, str]:
+def golden_ids(db: Path | str) -> dict[str, str]:
     """Account Id -> golden id, from the crosswalk."""
     from sync.store.schema import crosswalk
 
@@ -244,7 +244,7 @@ def iter_fields(account: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         yield name, account.get(name)
 
 
-def expected(db: Path) -> dict[str, dict[str, object]]:
+def expected(db: Path | str) -> dict[str, dict[str, object]]:
     """What each linked Account should hold, from the golden records enrich wrote."""
     out = {}
     for sid, data in golden_scores(db).items():
@@ -257,7 +257,7 @@ def expected(db: Path) -> dict[str, dict[str, object]]:
     return out
 
 
-def assert_accounts_match(db: Path, org: Org) -> None:
+def assert_accounts_match(db: Path | str, org: Org) -> None:
     accounts = org.accounts()
     want = expected(db)
     assert want, "the store links no Salesforce Account"
