@@ -245,7 +245,7 @@ class Universe:
         if i > 0 and r() < 0.04 and sf:
             parent = max(0, i - 1 - int(r() * 20))
             self._attach_parent(company, parent, rng)
-        company.persons = self._persons(company, rng)
+        company.persons = self._persons(company, rank, rng)
 
         # Deliberately broken rows, a few per thousand customers (listed in the ground truth).
         if sf and r() < 0.002:
@@ -316,7 +316,8 @@ class Universe:
             return f"{n % 89 + 10:02d}{n:09d}"
         raise ValueError(f"no tax id format for {cc}")
 
-    def _persons(self, company: Company, rng: random.Random) -> list[Person]:
+    def _persons(self, company: Company, rank: int, rng: random.Random) -> list[Person]:
+        """The company's people; ``rank`` numbers the company within its country (mobile numbers)."""
         r = rng.random
         size = company.size
         count = 1 + int(r() < 0.55) + int(size > 3 and r() < 0.6) + int(size > 20 and r() < 0.7)
@@ -340,7 +341,7 @@ class Universe:
                 last = nm.LATIN_LAST[int(r() * len(nm.LATIN_LAST))]
                 title = nm.TITLES_EN[int(r() * len(nm.TITLES_EN))]
             email = self._email(company, p, first, last, english, locals_used, rng)
-            mobile = self._mobile(cc, company.index * MAX_PERSONS + p)
+            mobile = self._mobile(cc, rank * MAX_PERSONS + p)
             in_sf = company.sf_accounts > 0 and r() < 0.85
             sf_account = 1 if company.sf_accounts > 1 and r() < 0.2 else 0
             people.append(Person(
@@ -373,9 +374,10 @@ class Universe:
         return f"{local}@{company.domain}"
 
     def _mobile(self, cc: str, n: int) -> str:
+        """Mobile number ``n`` of the country (each country's number space holds all its people)."""
         perm = self.mobile[cc]
         country = nm.COUNTRIES[cc]
-        v = perm(n % perm.size)
+        v = perm(n)
         heads = country.mobile_prefixes
         head, v = heads[v % len(heads)], v // len(heads)
         if cc in ("US", "CA"):

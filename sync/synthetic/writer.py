@@ -37,11 +37,14 @@ def file_for(out: Path, key: str) -> Path:
 def render_block(customers: int, seed: int, start: int, stop: int) -> Chunk:
     """The JSON Lines bytes of customers ``start`` .. ``stop - 1``, per "system/object"."""
     universe = Universe(customers, seed)
-    lines: dict[str, list[bytes]] = {key: [] for key in KEYS}
+    # appended at once: each small bytes object orjson returns holds a much larger allocation
+    out: dict[str, bytearray] = {key: bytearray() for key in KEYS}
     encode = orjson.dumps  # compact, UTF-8, key order kept: the same bytes as json.dumps(separators=(",", ":"))
     for system, obj, record in generate_range(universe, start, stop, ALL_OBJECTS):
-        lines[f"{system}/{obj}"].append(encode(record))
-    return {key: b"\n".join(rows) + b"\n" if rows else b"" for key, rows in lines.items()}
+        buffer = out[f"{system}/{obj}"]
+        buffer += encode(record)
+        buffer += b"\n"
+    return {key: bytes(data) for key, data in out.items()}
 
 
 def write_dataset(out: Path, customers: int, seed: int, *, workers: int = 1,
