@@ -28,6 +28,7 @@ import click
 from singer_sdk import Target
 from singer_sdk.sinks import BatchSink
 
+from connectors.salesforce.client import AuthenticationError
 from connectors.salesforce.writeback_config import WritebackSettings, config_jsonschema, parse_settings
 from connectors.salesforce.writeback_engine import EngineResult, WritebackEngine
 from connectors.salesforce.writeback_mapping import LoadedMapping, load_mapping
@@ -82,6 +83,14 @@ class TargetSalesforce(Target):
         self._store: Store | None = None
         self.result: EngineResult | None = None
         super().__init__(*args, **kwargs)
+        # one engine, one write-ahead log: streams are drained one after another, never in parallel
+        self.max_parallelism = 1
+        # every configuration problem shows before any input is read (exit 2, nothing done)
+        _ = self.mapping
+        try:
+            self.settings.client()  # names the secret env vars; no call is made yet
+        except AuthenticationError as exc:
+            raise WritebackConfigError(str(exc)) from None
         # invoke() does not hand back the target; the CLI wrapper finds it here for the exit code
         TargetSalesforce._last_instance = self
 
@@ -127,7 +136,6 @@ class TargetSalesforce(Target):
             self.engine.wstore.save_bookmark(name, state)
 
     def process_endofpipe(self) -> None:
-        _ = self.mapping  # a bad mapping stops the run even when no record arrived
         super().process_endofpipe()
         result = self.engine.finish()
         self.result = result

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.salesforce.client import ApiLimitReached, SalesforceClient, SalesforceError
+from connectors.salesforce.client import ApiLimitReached, AuthenticationError, SalesforceClient, SalesforceError
 from connectors.salesforce.writeback_config import WritebackSettings
 from connectors.salesforce.writeback_diff import diff_all
 from connectors.salesforce.writeback_mapping import Intent, LoadedMapping, MapStats, Operation
@@ -74,6 +74,7 @@ class EngineResult:
     counts: Counts
     stopped: str | None
     stopped_on_limit: bool
+    stopped_fatal: bool
     bad_values: list[str]
     rejections: list[Outcome] = field(default_factory=list)
     successes: list[Outcome] = field(default_factory=list)
@@ -131,10 +132,11 @@ class WritebackEngine:
         elif pending:
             try:
                 stats = recover(self.client, self.wstore, self.mapping, self.settings.bulk_options())
-            except (ApiLimitReached, SalesforceError) as exc:
+            except SalesforceError as exc:
                 # still unknown: leave them logged and send nothing this run, or a record could be written twice
                 self.stopped = WritebackStopped(f"could not settle an interrupted run's writes: {exc}",
-                                                limit=isinstance(exc, ApiLimitReached))
+                                                limit=isinstance(exc, ApiLimitReached),
+                                                fatal=isinstance(exc, AuthenticationError))
                 log.warning("Stopping: %s", self.stopped)
             else:
                 self.counts.recovered += stats.landed
@@ -174,7 +176,8 @@ class WritebackEngine:
         budget = self._client.budget if self._client else None
         return EngineResult(
             counts=self.counts, stopped=str(self.stopped) if self.stopped else None,
-            stopped_on_limit=bool(self.stopped and self.stopped.limit), bad_values=list(self.stats.bad_values),
+            stopped_on_limit=bool(self.stopped and self.stopped.limit),
+            stopped_fatal=bool(self.stopped and self.stopped.fatal), bad_values=list(self.stats.bad_values),
             rejections=self.rejections, successes=self.successes, preview=self.preview,
             api_calls=budget.calls if budget else 0, auth_calls=budget.auth_calls if budget else 0)
 
@@ -225,9 +228,10 @@ class WritebackEngine:
             return changes
         try:
             found = read_current(self.client, obj, key_field, [c.intent.key_value for c in missing], [])
-        except (ApiLimitReached, SalesforceError) as exc:
+        except SalesforceError as exc:
             self._stop(WritebackStopped(f"could not look Ids up by {key_field}: {exc}",
-                                        limit=isinstance(exc, ApiLimitReached)))
+                                        limit=isinstance(exc, ApiLimitReached),
+                                        fatal=isinstance(exc, AuthenticationError)))
             return changes  # _send defers them
         kept = []
         gone = []
@@ -310,7 +314,7 @@ class WritebackEngine:
         if self.stopped is None:
             try:
                 current = read_current(self.client, obj, key_field, [key_of(c) for c in changes], fields)
-            except (ApiLimitReached, SalesforceError) as exc:
+            except SalesforceError as exc:
                 log.warning("Dry run: current values unreadable (%s); shown as %s", exc.error_code or exc, UNKNOWN)
         for change in changes:
             record = current.get(key_of(change)) if current is not None else None

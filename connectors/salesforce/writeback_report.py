@@ -27,6 +27,8 @@ EXIT_STOPPED_EARLY = 75
 
 
 def exit_code(result: EngineResult) -> int:
+    if result.stopped_fatal:
+        return EXIT_FAILED
     if result.stopped:
         return EXIT_STOPPED_EARLY
     if result.counts.rejected or result.bad_values:

@@ -22,6 +22,7 @@ from typing import Any
 
 from connectors.salesforce.client import (
     ApiLimitReached,
+    AuthenticationError,
     BulkIngestJob,
     BulkIngestOptions,
     BulkIngestSummary,
@@ -53,9 +54,10 @@ class WritebackStopped(Exception):
     recovery). Every other change of the call that raised is still the caller's to queue.
     """
 
-    def __init__(self, reason: str, *, limit: bool) -> None:
+    def __init__(self, reason: str, *, limit: bool, fatal: bool = False) -> None:
         super().__init__(reason)
         self.limit = limit
+        self.fatal = fatal  # credentials refused: retrying later will not help
         self.settled: list[Outcome] = []
         self.handled: set[tuple[str, str, str]] = set()
         self.queued = 0
@@ -110,11 +112,12 @@ class Sender:
                 results = self.collections.update(obj, records)
             else:
                 results = self.collections.upsert(obj, key_field, records)
-        except (ApiLimitReached, InvalidSessionError) as exc:
-            # refused before it ran (our budget check, Salesforce's 403, a session that cannot
-            # be renewed): nothing was applied
+        except (ApiLimitReached, InvalidSessionError, AuthenticationError) as exc:
+            # refused before it ran (our budget check, Salesforce's 403, credentials or a session
+            # that cannot be renewed): nothing was applied
             self.wstore.settle(batch_id, [], requeue=[(c.intent, "deferred") for c in changes])
-            raise _stopped(str(exc), isinstance(exc, ApiLimitReached), changes, queued=True) from None
+            raise _stopped(str(exc), isinstance(exc, ApiLimitReached), changes, queued=True,
+                           fatal=isinstance(exc, AuthenticationError)) from None
         except TransientError as exc:
             return self._in_doubt(batch_id, obj, operation, key_field, changes, attempt, exc)
         except SalesforceError as exc:
@@ -164,13 +167,13 @@ class Sender:
             self.wstore.set_job_id(batch_id, job_id)
             self.write_calls += 1
             job.upload(bulk_csv(changes, operation, key_field))
-        except (ApiLimitReached, TransientError, InvalidSessionError) as exc:
+        except (ApiLimitReached, TransientError, InvalidSessionError, AuthenticationError) as exc:
             # a job that never reached UploadComplete is never processed: nothing was applied
             if job.job_id is not None:
                 _abort_quietly(job)
             self.wstore.settle(batch_id, [], requeue=[(c.intent, "deferred") for c in changes])
             raise _stopped(f"Bulk job not started: {exc}", isinstance(exc, ApiLimitReached), changes,
-                           queued=True) from None
+                           queued=True, fatal=isinstance(exc, AuthenticationError)) from None
         except SalesforceError as exc:
             outcomes = [Outcome(c, False, error_code=exc.error_code or "BULK_JOB_FAILED", error_message=str(exc))
                         for c in changes]
@@ -200,8 +203,9 @@ def _abort_quietly(job: BulkIngestJob) -> None:
         log.info("could not abort Bulk job %s: %s", job.job_id, exc.error_code or exc)
 
 
-def _stopped(reason: str, limit: bool, changes: Sequence[Change], *, queued: bool = False) -> WritebackStopped:
-    exc = WritebackStopped(reason, limit=limit)
+def _stopped(reason: str, limit: bool, changes: Sequence[Change], *, queued: bool = False,
+             fatal: bool = False) -> WritebackStopped:
+    exc = WritebackStopped(reason, limit=limit, fatal=fatal)
     exc.handled = {c.intent.key for c in changes}
     exc.queued = len(changes) if queued else 0
     return exc

@@ -176,3 +176,16 @@ def test_killed_twice_then_finished(setup):
     assert final.counts["recovered"] == 4
     assert_done_once(db, org)
     assert org.accounts()[account_id(0)]["CRM2_Tier__c"] is not None
+
+
+def test_refused_credentials_fail_the_run_and_lose_nothing(setup):
+    db, tmp, org = setup
+    cfg = target_config(org, db, tmp, client_secret_env="CRM2_WBTEST_WRONG_SECRET")
+    refused = run_pipe(db, tmp, cfg, env={"CRM2_WBTEST_WRONG_SECRET": "not-the-secret"})
+    assert refused.target_exit == 1, refused.stderr
+    assert "not-the-secret" not in refused.stderr
+    assert org.writes() == 0 and {q["reason"] for q in queue_rows(db)} == {"deferred"}
+
+    again = run_pipe(db, tmp, target_config(org, db, tmp))
+    assert again.target_exit == 0, again.stderr
+    assert_done_once(db, org)
