@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, ClassVar
 
 import click
@@ -61,6 +62,13 @@ class WritebackSink(BatchSink):
     @property
     def max_size(self) -> int:
         return self.writeback.settings.batch_size
+
+    @cached_property
+    def validate_schema(self) -> bool:
+        # Off unless asked for (validate_records: true): the mapping checks every value it uses
+        # against its field's kind and reports the record, and jsonschema on each record costs
+        # more than the whole rest of a run in which nothing changed.
+        return bool(self.config.get("validate_records", False))
 
     def process_batch(self, context: dict[str, Any]) -> None:
         self.writeback.engine.add_records(self.stream_name, context.get("records") or [])

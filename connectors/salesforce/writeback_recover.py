@@ -80,5 +80,5 @@ def _settle_bulk(client: SalesforceClient, batch: PendingBatch,
         summary = BulkIngestSummary(state=str(job.state), processed=int(info.get("numberRecordsProcessed") or 0),
                                     failed=int(info.get("numberRecordsFailed") or 0))
     else:
-        summary = job.wait()
+        summary = job.wait(expected_rows=len(batch.changes))
     return bulk_outcomes(job, summary, batch.changes, batch.operation, batch.key_field)

@@ -183,7 +183,7 @@ class Sender:
             self.write_calls += 1
             job.close()
             crash_point("bulk_closed")
-            summary = job.wait()
+            summary = job.wait(expected_rows=len(changes))
             crash_point("after_send")
             outcomes, unprocessed = bulk_outcomes(job, summary, changes, operation, key_field)
         except ApiLimitReached as exc:

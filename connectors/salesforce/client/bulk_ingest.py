@@ -28,6 +28,8 @@ from connectors.salesforce.client.write_once import request_once
 log = logging.getLogger(__name__)
 
 NULL = "#N/A"
+PACE_MARGIN = 1.25
+"""Wait this much longer than the job's own pace predicts, so one more poll usually finds it done."""
 Operation = Literal["insert", "update", "upsert", "delete"]
 
 
@@ -121,22 +123,33 @@ class BulkIngestJob:
         self.state = info.get("state")
         return info
 
-    def wait(self) -> BulkIngestSummary:
-        """Poll until the job is JobComplete, Failed or Aborted; waits grow from poll_initial to poll_max."""
-        deadline = time.monotonic() + self.options.timeout
+    def wait(self, expected_rows: int | None = None) -> BulkIngestSummary:
+        """Poll until the job is JobComplete, Failed or Aborted.
+
+        Each poll is an API call, so the waits are planned: the first after ``poll_initial``;
+        then, once the job reports progress, when its own pace says it will be done (with a
+        margin), else doubling; never longer than ``poll_max``.
+        """
+        started = time.monotonic()
+        deadline = started + self.options.timeout
         delay = self.options.poll_initial
         while True:
-            # Wait first: a job just closed is never done yet, and each poll is an API call.
-            time.sleep(delay)
+            time.sleep(delay)  # a job just closed is never done yet
             info = self.info()
             if self.state == "JobComplete" or self.state in TERMINAL_FAILED:
                 return BulkIngestSummary(state=str(self.state), processed=int(info.get("numberRecordsProcessed") or 0),
                                          failed=int(info.get("numberRecordsFailed") or 0),
                                          error_message=info.get("errorMessage"))
+            processed = int(info.get("numberRecordsProcessed") or 0)
+            if expected_rows and 0 < processed < expected_rows:
+                elapsed = time.monotonic() - started
+                delay = (expected_rows - processed) * elapsed / processed * PACE_MARGIN
+            else:
+                delay *= 2
+            delay = min(max(delay, self.options.poll_initial / 4), self.options.poll_max)
             if time.monotonic() + delay > deadline:
                 raise BulkIngestTimeout(f"Bulk ingest job {self.job_id} still {self.state} after "
                                         f"{self.options.timeout:g}s", error_code="BULK_JOB_TIMEOUT")
-            delay = min(delay * 2, self.options.poll_max)
 
     def _results(self, kind: str) -> list[dict[str, str]]:
         response = self.client.request("GET", f"{self._path}/{kind}", headers={"Accept": "text/csv"})
