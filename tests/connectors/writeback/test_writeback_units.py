@@ -177,3 +177,12 @@ def test_store_upgrades_from_0003_to_writeback_tables(store_target):
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(writeback_state.c["values"])).scalar_one() == {"CRM2_Tier__c": "A"}
             assert conn.execute(sa.select(writeback_queue.c.attempts)).scalar_one() == 0
+
+
+def test_a_value_that_does_not_fit_its_field_skips_the_record_and_is_reported(tmp_path):
+    mapping = bound(tmp_path)
+    stats = MapStats()
+    record = {"golden_id": "CUS-9", "tier": "A", "health_score": "very healthy", "clv": None, "scored_at": None,
+              "name": "X", "salesforce_account_ids": ["001A"]}
+    assert mapping.intents("customer_scores", record, match="salesforce_id", mode="update_only", stats=stats) == []
+    assert stats.bad_values == ["Account.CRM2_Health_Score__c: not a valid number"]
