@@ -13,7 +13,6 @@ names (same brand in another city or industry) occur as they do in real registri
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
@@ -30,8 +29,6 @@ PAYMENT_TERMS = (30, 30, 30, 30, 45, 60, 60, 90, 15, 0)
 MAX_PERSONS = 5
 OWNERS = 40
 """Salesforce users who own accounts."""
-PERSON_SLOTS = 16
-"""Contact ids per customer: persons first, then duplicate entries of them from slot 8."""
 
 
 @dataclass(slots=True)
@@ -445,11 +442,6 @@ def _ascii_word(text: str) -> str:
     return "".join(ch for ch in text.lower() if "a" <= ch <= "z") or "info"
 
 
-def activity_days(company: Company) -> tuple[int, int]:
-    """The span (first day, day after the last) in which the customer buys."""
-    return company.start_day, company.end_day
-
-
 def seconds_at(day: int, company: Company, rng_value: float) -> int:
     """A moment in local business hours (08:30–18:30) on ``day``, in UTC seconds, never after 'now'.
 
@@ -458,6 +450,3 @@ def seconds_at(day: int, company: Company, rng_value: float) -> int:
     local = 8.5 * 3600 + rng_value * 10 * 3600
     return min(day * DAY + int(local) - company.place.utc_offset * 3600, NOW - 1)
 
-
-def log_size(company: Company) -> float:
-    return math.log1p(company.size)

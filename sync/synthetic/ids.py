@@ -47,16 +47,6 @@ class Permutation:
         return (n * self._a + self._c) % self.size
 
 
-def base62(n: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        n, r = divmod(n, 62)
-        out.append(_BASE62[r])
-    if n:
-        raise ValueError("number too large for the id width")
-    return "".join(reversed(out))
-
-
 # Ids are made by the million: two-character base-62 digits and their upper-case bit masks are
 # looked up rather than computed.
 _UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")

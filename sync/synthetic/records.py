@@ -108,13 +108,13 @@ def _anchors(co: Company, record: dict[str, Any]) -> set[str]:
 
 
 def _share_identifiers(co: Company, rng: random.Random, *groups: list[dict[str, Any]]) -> None:
-    """Give a record that shares no tax id or main phone with the rest one of the rest's identifiers."""
+    """Give each record that shares no tax id or main phone with the others one of theirs."""
     records = [rec for group in groups for rec in group if not rec.get("IsDeleted")]
     if len(records) < 2 or rng.random() < UNLINKED_SHARE:
         return
     anchors = [_anchors(co, rec) for rec in records]
-    for _ in range(len(records)):
-        # the component of the first record (records sharing an anchor, transitively)
+    while True:
+        # the records joined to the first one by shared identifiers, transitively
         linked, frontier = {0}, [0]
         while frontier:
             k = frontier.pop()
@@ -125,28 +125,29 @@ def _share_identifiers(co: Company, rng: random.Random, *groups: list[dict[str, 
         outside = [j for j in range(len(records)) if j not in linked]
         if not outside:
             return
-        present = set().union(*(anchors[k] for k in linked)) or {"tax", "phone"}
-        target = outside[0]
-        kind = "tax" if "tax" in present and ("phone" not in present or rng.random() < 0.6) else "phone"
-        _give(co, records[target], kind, rng)
-        anchors[target].add(kind)
-        for k in linked:
-            if not anchors[k] & anchors[target]:
-                _give(co, records[k], kind, rng)
-                anchors[k].add(kind)
-
-
-def _give(co: Company, record: dict[str, Any], kind: str, rng: random.Random) -> None:
-    if kind == "tax":
-        field = next(name for name in _TAX_FIELDS if name in record)
-        record[field] = co.tax_id if rng.random() < 0.7 else co.tax_id.lower()
-    elif "contact" in record:
-        if record["contact"] is None:  # no contact person to carry the number: the tax id then
-            record["vat_or_tax_id"] = co.tax_id
+        present = set().union(*(anchors[k] for k in linked))
+        if present:
+            kind = "tax" if "tax" in present and ("phone" not in present or rng.random() < 0.6) else "phone"
         else:
-            record["contact"]["phone"] = dirt.phone(co, co.phone_main, rng, clean=True)
+            kind = "tax" if rng.random() < 0.6 else "phone"
+        given = _give(co, records[outside[0]], kind, rng)
+        anchors[outside[0]].add(given)
+        if given not in present:
+            anchors[0].add(_give(co, records[0], given, rng))
+
+
+def _give(co: Company, record: dict[str, Any], kind: str, rng: random.Random) -> str:
+    """Put the company's tax id or main phone into the record; returns which one it got."""
+    tax_field = next(name for name in _TAX_FIELDS if name in record)
+    if kind == "phone" and "contact" in record and record["contact"] is None:
+        kind = "tax"  # no contact person to carry the number
+    if kind == "tax":
+        record[tax_field] = co.tax_id if rng.random() < 0.7 else co.tax_id.lower()
+    elif "contact" in record:
+        record["contact"]["phone"] = dirt.phone(co, co.phone_main, rng, clean=True)
     else:
         record["Phone" if "Phone" in record else "phone"] = dirt.phone(co, co.phone_main, rng, clean=True)
+    return kind
 
 
 def _salesforce(co: Company, rng: random.Random,

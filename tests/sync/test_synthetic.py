@@ -159,6 +159,11 @@ def test_salesforce_ids_have_the_key_prefix_and_a_valid_case_safe_suffix(by_obje
     assert {rec["ParentId"] for rec in by_object["Account"] if rec["ParentId"]} <= accounts
 
 
+def test_the_case_safe_suffix_is_salesforces_own():
+    assert sf_checksum_ok("0017000000Lg8WhAAJ")  # a documented 15 → 18 character conversion
+    assert not sf_checksum_ok("0017000000Lg8WhAAA")
+
+
 def _values(by_object, names: set[str]):
     for recs in by_object.values():
         for rec in recs:
@@ -383,3 +388,39 @@ def test_sales_records_load_into_the_sales_stand_in(records):
         api.stop()
     expected = collections.Counter(o for s, o, _ in records if s == "sales")
     assert counts == {name: expected[name] for name in OBJECTS["sales"]}
+
+
+# -- uniqueness by construction ---------------------------------------------------------------------
+def test_every_number_space_holds_the_largest_dataset():
+    from sync.synthetic import names as nm
+    from sync.synthetic.companies import MAX_PERSONS, Universe
+
+    u = Universe(10_000_000, 1)
+    places = collections.Counter(p.country for p in nm.PLACES)
+    for k, place in enumerate(nm.PLACES):
+        assert u.phone[k].size >= 2 * u.per_place, place.city_en
+    for cc, n in places.items():
+        assert u.mobile[cc].size >= n * u.per_place * MAX_PERSONS, cc
+    assert u.tax7.size >= places["TW"] * u.per_place and u.tax8.size >= places["HK"] * u.per_place
+    assert u.tax9.size >= max(places.values()) * u.per_place
+    assert 10 ** u.account_digits >= 4 * 10_000_000
+    with pytest.raises(ValueError, match="at most"):
+        Universe(nm.CAPACITY + 1, 1)
+
+
+def test_registered_names_and_credit_codes_are_unique_and_valid():
+    from sync.resolve.normalize import uscc_valid
+    from sync.synthetic.companies import Universe
+
+    u = Universe(5000, SEED)
+    companies = [u.company(i) for i in range(5000)]
+    names = collections.Counter((c.place.country, c.name_en.lower()) for c in companies)
+    assert names.most_common(1)[0][1] == 1
+    assert len({c.tax_id for c in companies}) == len(companies)
+    assert len({(c.place.calling_code, c.phone_main) for c in companies}) == len(companies)
+    codes = [c.tax_id for c in companies if c.place.country == "CN"]
+    assert len(codes) > 2000 and all(uscc_valid(code) for code in codes)
+    ubns = [c.tax_id for c in companies if c.place.country == "TW"]
+    assert ubns and all(sum(int(d) * w // 10 + int(d) * w % 10 for d, w in zip(code, (1, 2, 1, 2, 1, 2, 4, 1),
+                                                                               strict=True)) % 10 == 0
+                        for code in ubns)
