@@ -412,14 +412,14 @@ def test_registered_names_and_credit_codes_are_unique_and_valid():
     from sync.resolve.normalize import uscc_valid
     from sync.synthetic.companies import Universe
 
-    u = Universe(5000, SEED)
-    companies = [u.company(i) for i in range(5000)]
+    u = Universe(N, SEED)
+    companies = [u.company(i) for i in range(N)]
     names = collections.Counter((c.place.country, c.name_en.lower()) for c in companies)
     assert names.most_common(1)[0][1] == 1
     assert len({c.tax_id for c in companies}) == len(companies)
     assert len({(c.place.calling_code, c.phone_main) for c in companies}) == len(companies)
     codes = [c.tax_id for c in companies if c.place.country == "CN"]
-    assert len(codes) > 2000 and all(uscc_valid(code) for code in codes)
+    assert len(codes) > N / 3 and all(uscc_valid(code) for code in codes)
     ubns = [c.tax_id for c in companies if c.place.country == "TW"]
     assert ubns and all(sum(int(d) * w // 10 + int(d) * w % 10 for d, w in zip(code, (1, 2, 1, 2, 1, 2, 4, 1),
                                                                                strict=True)) % 10 == 0
