@@ -41,6 +41,7 @@ from connectors.crm2.target_writer import (
 from sync.mapping import Deleted, Mapped, Mapping, MappingFailed, Quarantine
 from sync.mapping.applier import source_key
 from sync.mapping.compiler import CompiledStream
+from sync.mapping.staging import staged_data
 from sync.store import Store
 
 log = logging.getLogger("target-crm2")
@@ -350,7 +351,7 @@ class Loader:
             quarantined(sid, None, f"the mapping raised {type(exc).__name__}")
             return
         if isinstance(result, Mapped):
-            data = result.entity.model_dump(mode="json", exclude={"source"})
+            data = staged_data(result)
             outcomes.staged.append(FingerprintedRecord(self.system, plan.name, result.source.id,
                                                        plan.compiled.entity.entity, data, fingerprint=fp))
         elif isinstance(result, Deleted):
