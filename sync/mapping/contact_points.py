@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 
 from sync.mapping.errors import TransformError
+from sync.mapping.mailboxes import is_free_mail
 from sync.mapping.text import as_text, fullwidth_to_halfwidth, normalize_whitespace
 
 # Pragmatic, not RFC 5322: what real CRMs accept. Quoted local parts and IP literals are
@@ -92,3 +93,10 @@ def domain(value: Any) -> str:
     if ascii_host is None:
         raise TransformError("no valid domain in value")
     return ascii_host
+
+
+def company_domain(value: Any) -> str | None:
+    """The domain of a URL or e-mail address when it can be the company's: None for free-mail
+    providers (qq.com, gmail.com, …), whose domain every customer shares."""
+    host = domain(value)
+    return None if is_free_mail(host) else host

@@ -68,6 +68,8 @@ TRANSFORMS: dict[str, Transform] = {t.name: t for t in (
     Transform("phone_e164", contact_points.phone_e164, "phone number to E.164 (+8613800138000)",
               {"default_region": str}),
     Transform("domain", contact_points.domain, "domain from a URL or an email address"),
+    Transform("company_domain", contact_points.company_domain,
+              "domain from a URL or an email address; null for free-mail providers (qq.com, gmail.com, ...)"),
     Transform("country", _country, "country name/code (English, Chinese, alpha-3, variants) → ISO alpha-2"),
     Transform("datetime", values.to_datetime, "parse a timestamp; naive values are read in 'timezone'",
               {"timezone": str, "dayfirst": bool, "format": str}),
