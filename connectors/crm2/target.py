@@ -22,11 +22,14 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 import click
+import msgspec
 from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -50,6 +53,7 @@ from sync.store import Store
 from sync.yamlconf import ConfigError
 
 UNREADABLE_STREAM = "(unreadable input)"
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _UNREADABLE = "_crm2_unreadable"
 
 
@@ -70,20 +74,35 @@ class UnreadableInput(InvalidInputLine, TargetRunError):
 
 
 class Crm2Reader(SingerReader):
-    """Singer's reader, except a line that is not a JSON object becomes a message of its own."""
+    """Singer's reader, decoding with msgspec (three times faster than json; the same values,
+    floats as exact Decimals), and a line that is not a JSON object becomes a message of its own."""
 
     def deserialize_json(self, line: str) -> dict:
         try:
-            message = super().deserialize_json(line)
-        except (ValueError, RecursionError, InvalidInputLine):
-            message = None
+            message = _DECODER.decode(line)
+        except msgspec.DecodeError:
+            try:  # Python's json also takes escaped lone surrogates and NaN, which msgspec refuses
+                message = json.loads(line, parse_float=Decimal)
+            except (ValueError, RecursionError):
+                message = None
         if not isinstance(message, dict) or "type" not in message:
             return {"type": _UNREADABLE, "line": line if isinstance(line, str) else repr(line)}
         return message
 
-    def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Any:
+    def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Counter[str]:
+        """singer-sdk's loop, minus its per-line checks this reader already makes; blank lines skipped."""
         callbacks = {**callbacks, _UNREADABLE: self.on_unreadable}
-        return super().process_lines(_non_blank(file_input or self.default_input), callbacks)
+        unknown = self._process_unknown_message
+        stats: Counter[str] = Counter()
+        for line in file_input or self.default_input:
+            self._current_message = line
+            message = self.deserialize_json(line)
+            kind = message["type"]
+            if kind == _UNREADABLE and not str(message.get("line", "")).strip():
+                continue
+            callbacks.get(kind, unknown)(message)
+            stats[kind] += 1
+        return stats
 
     def on_unreadable(self, message: dict) -> None:  # replaced by the target
         raise InvalidInputLine("line is not a Singer message")
@@ -99,10 +118,6 @@ class _LogFilter(RedactingFilter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return True if record.name == "singer_sdk.metrics" else super().filter(record)
-
-
-def _non_blank(lines: Any) -> Any:
-    return (line for line in lines if line.strip())
 
 
 class TargetCrm2(Target):
@@ -140,6 +155,8 @@ class TargetCrm2(Target):
         self._saved_state: Any = None
         self._broken_schemas: dict[str, str] = {}
         self._keyless_streams: set[str] = set()
+        self._routes: dict[str, list[tuple[Any, Crm2Sink, frozenset[str]]]] = {}
+        self._since_age_check = 0
         self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
 
     # -- config ---------------------------------------------------------------------------------
@@ -191,6 +208,7 @@ class TargetCrm2(Target):
             problem = "SCHEMA message without a stream name"
         elif not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             problem = f"SCHEMA message for stream {stream} has no 'properties'"
+        self._routes.clear()  # sinks may be replaced: routes are worked out again
         if problem is None:
             try:
                 super()._process_schema_message(message_dict)
@@ -216,37 +234,44 @@ class TargetCrm2(Target):
             self._violation(RecordsBeforeSchema(reason))
             self.loader.quarantine_stream(stream, [record], reason, count_received=True)
             return
-        for stream_map in self.mapper.stream_maps[stream]:
-            if not isinstance(record, dict):
-                transformed = record  # not an object: the loader quarantines it
-            elif isinstance(stream_map, SameRecordTransform) and not stream_map.flattening_enabled:
-                transformed = record  # the default map changes nothing: no copy needed
+        routes = self._routes.get(stream) or self._route(stream)
+        for stream_map, sink, keys in routes:
+            if stream_map is None or not isinstance(record, dict):
+                transformed = record  # the default map changes nothing; a non-object is quarantined later
             else:
                 transformed = stream_map.transform(copy.copy(record))
                 if transformed is None:
                     continue  # filtered out by a stream map the user configured
-            alias = stream_map.stream_alias
-            if alias not in self._aliases or stream not in self._aliases[alias]:
-                self._aliases.setdefault(alias, set()).add(stream)
-            sink = self._sinks_active[alias]
-            assert isinstance(sink, Crm2Sink)
-            if sink.key_properties:
-                self._check_keys(sink, transformed)
-            sink.take(transformed)
-            if sink.is_full:
+            if keys and isinstance(transformed, dict) and not transformed.keys() >= keys:
+                self._missing_keys(sink)
+            if sink.take(transformed):
                 # All sinks, not just this one: the bookmark may only move once every stream's
                 # records received before the latest STATE are durable.
                 self.drain_all()
-        self._handle_max_record_age()
+        self._since_age_check += 1
+        if self._since_age_check >= 1000:  # a clock read per record would cost more than it tells
+            self._since_age_check = 0
+            self._handle_max_record_age()
 
-    def _check_keys(self, sink: Any, record: Any) -> None:
-        keys = sink.key_properties
+    def _route(self, stream: str) -> list[tuple[Any, Crm2Sink, frozenset[str]]]:
+        """Where a stream's records go: (stream map or None for the identity, sink, key properties)."""
+        routes = []
+        for stream_map in self.mapper.stream_maps[stream]:
+            identity = isinstance(stream_map, SameRecordTransform) and not stream_map.flattening_enabled
+            alias = stream_map.stream_alias
+            self._aliases.setdefault(alias, set()).add(stream)
+            sink = self._sinks_active[alias]
+            assert isinstance(sink, Crm2Sink)
+            routes.append((None if identity else stream_map, sink, frozenset(sink.key_properties or ())))
+        self._routes[stream] = routes
+        return routes
+
+    def _missing_keys(self, sink: Crm2Sink) -> None:
         # Reported once per stream; the record itself is loaded by the mapping's own key.
-        if keys and isinstance(record, dict) and any(k not in record for k in keys) \
-                and sink.stream_name not in self._keyless_streams:
+        if sink.stream_name not in self._keyless_streams:
             self._keyless_streams.add(sink.stream_name)
-            self._violation(RecordsWithoutKeys(
-                f"stream {sink.stream_name}: records lack the key properties {list(keys)} its SCHEMA declares"))
+            self._violation(RecordsWithoutKeys(f"stream {sink.stream_name}: records lack the key properties "
+                                               f"{list(sink.key_properties)} its SCHEMA declares"))
 
     # -- state ----------------------------------------------------------------------------------
     def _state_to_save(self, state: Any) -> Any:

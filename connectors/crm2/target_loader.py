@@ -46,7 +46,7 @@ from sync.store import Store
 
 log = logging.getLogger("target-crm2")
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"
 """Part of every fingerprint: bump when this module maps the same input to different output."""
 
 T = TypeVar("T")

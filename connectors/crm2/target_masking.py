@@ -100,6 +100,12 @@ def _walk(value: Any, key: str | None, keep: frozenset[str]) -> Any:
     return value
 
 
-def masked_record(record: Any, keep: Iterable[str] = ()) -> Any:
-    """A copy of ``record`` safe to store and show; ``keep`` names top-level id fields to leave as is."""
+def masked_record(record: Any, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """A copy of ``record`` safe to store and show; ``keep`` names top-level id fields to leave as is.
+
+    A "record" that is not an object comes back wrapped, ``{"not_an_object": ...}``: stores keep
+    JSON documents that are bare numbers as numbers of their own (SQLite would round 2**63).
+    """
+    if not isinstance(record, dict):
+        return {"not_an_object": _walk(record, None, frozenset(keep))}
     return _walk(record, None, frozenset(keep))

@@ -31,18 +31,20 @@ class Crm2Sink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.check = SchemaCheck(self.original_schema, validate=target.loader.validate)
         self._queue: list[Any] = []
+        self._max_size = self.max_size
 
     def get_validator(self) -> None:
         """No per-record validation by singer-sdk: see the module docstring."""
         return None
 
-    def take(self, record: Any) -> None:
-        """Queue one record for the next batch (instead of singer-sdk's validate-then-process)."""
+    def take(self, record: Any) -> bool:
+        """Queue one record for the next batch (instead of singer-sdk's validate-then-process);
+        True when the batch is full."""
         if self._pending_batch is None:
             self._queue = self._get_context({}).setdefault("crm2", [])  # starts a batch, as singer-sdk does
         self._queue.append(record)
         self.tally_record_read()
-        self.record_counter_metric.increment()
+        return len(self._queue) >= self._max_size
 
     def process_record(self, record: dict, context: dict) -> None:
         context.setdefault("crm2", []).append(record)
@@ -50,5 +52,7 @@ class Crm2Sink(BatchSink):
     def process_batch(self, context: dict) -> None:
         # "records" is what singer-sdk fills from BATCH message files; "crm2" is filled by take()
         records = context.get("crm2", []) + context.get("records", [])
+        if context.get("crm2"):
+            self.record_counter_metric.increment(len(context["crm2"]))  # BATCH files count their own
         if records:
             self.crm2.loader.load(self.stream_name, records, self.check, self.key_properties)

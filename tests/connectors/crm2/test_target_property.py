@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import tempfile
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from target_crm2_support import StoreView, messages, record, schema, state
 
@@ -81,6 +83,9 @@ def _run(folder: Path, stdin: str, store_url: str | None = None) -> TargetCrm2:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(records)
+@example([2**63])  # a bare big number: SQLite's JSON column would round it and the re-run would not match
+@example([{"id": -3.348181254834811e16}])  # a float id arrives as an exact Decimal
+@example([{}, {}, {}, {}, {}, {"id": 1}, {}, {}, {"name": "Acme GmbH", "id": 1}])  # two versions of one id
 def test_every_record_is_loaded_deleted_or_quarantined_and_counts_add_up(sent: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         _check(Path(tmp), sent, None)
@@ -110,6 +115,8 @@ def _check(folder: Path, sent: list[Any], store_url: str | None) -> None:
     stdin = messages(schema("clients", PROPERTIES, key=[]), *[record("clients", r) for r in sent],
                      state({"bookmarks": {"clients": {"n": len(sent)}}}))
     target = _run(folder, stdin, store_url)  # must not raise
+    # the records as the target reads them: JSON numbers with a fraction become exact Decimals
+    as_received = [json.loads(json.dumps(r), parse_float=Decimal) for r in sent]
 
     counts = target.loader.counts["clients"]
     assert counts.received == len(sent) and counts.problems("clients") == []
@@ -123,31 +130,57 @@ def _check(folder: Path, sent: list[Any], store_url: str | None) -> None:
             walk = view.crosswalk(plan.name)
             staged = set(view.staged(plan.name))
             plan_held = [r for r in held if r.source_object == plan.name]
-            keys = [source_key(plan, r) for r in sent]
+            keys = [source_key(plan, r) for r in as_received]
             for sid in set(keys) - {None}:
                 status = walk[(plan.name, sid)]
                 assert status in ("loaded", "deleted", "quarantined")
-                assert (sid in staged) == (status == "loaded")
+                if status == "loaded":
+                    assert sid in staged
+                # an earlier version may stay staged behind a quarantined later one, never in use
                 assert (status == "quarantined") == any(r.source_id == sid for r in plan_held)
             if None in keys:
                 assert any(r.source_id is None for r in plan_held)
             assert len(walk) == len(set(keys) - {None})
         assert view.bookmark("prop") == {"bookmarks": {"clients": {"n": len(sent)}}}
         before = _snapshot(view)
+        rows_before = len(view.quarantine(open_only=False))
     finally:
         view.close()
 
     again = _run(folder, stdin, store_url)
-    for plan_counts in again.loader.counts["clients"].plans.values():
-        assert plan_counts.inserted == plan_counts.updated == plan_counts.deleted == 0
     view = StoreView(url)
     try:
-        assert _snapshot(view) == before  # the same input again writes nothing
+        assert _snapshot(view) == before  # the same input again ends in the same state
+        if _one_version_per_id(mapping, as_received):
+            # ... and, unless the input itself holds several versions of a record (an update
+            # history, replayed in order), writes nothing at all
+            for plan_counts in again.loader.counts["clients"].plans.values():
+                assert plan_counts.inserted == plan_counts.updated == plan_counts.deleted == 0
+            assert len(view.quarantine(open_only=False)) == rows_before
     finally:
         view.close()
 
 
+def _one_version_per_id(mapping: Any, sent: list[Any]) -> bool:
+    for plan in mapping.plans_for("clients"):
+        versions: dict[str, set[str]] = {}
+        for r in sent:
+            sid = source_key(plan, r)
+            if sid is not None:
+                versions.setdefault(sid, set()).add(repr(r))
+        if any(len(v) > 1 for v in versions.values()):
+            return False
+    return True
+
+
 def _snapshot(view: StoreView) -> tuple[Any, ...]:
-    return (view.scalar("select count(*) from staging"), len(view.quarantine(open_only=False)),
+    return (view.scalar("select count(*) from staging"),
+            sorted((r.source_object, r.source_id, json.dumps(_json(r.data), sort_keys=True))
+                   for r in view.rows("select source_object, source_id, data from staging")),
+            sorted(str((r.stream, r.source_object, r.source_id, r.field, r.reason)) for r in view.quarantine()),
             [tuple(r) for r in view.rows("select source_object, source_id, status, content_hash from crosswalk "
                                          "order by 1, 2")])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
