@@ -155,8 +155,44 @@ def test_a_pypi_tap_with_its_own_mapping_loads_correctly(tmp_path):
     view.close()
 
 
-def test_salesforce_standin_pipe_when_available():
-    standin = ROOT / "connectors" / "salesforce" / "standin"
-    if not standin.is_dir():
-        pytest.skip("the Salesforce stand-in is being rebuilt; its pipe test comes with it")
-    pytest.skip("the Salesforce stand-in is not finished yet (another issue); see the report")
+def test_salesforce_tap_piped_into_target_over_https(tmp_path, monkeypatch):
+    """tap-crm2-salesforce against the Salesforce stand-in (HTTPS, OAuth), into target-crm2."""
+    from connectors.salesforce.standin import SalesforceStandIn
+
+    sf = SalesforceStandIn(tmp_path / "org.sqlite", host="127.0.0.1", port=0)
+    sf.start()
+    try:
+        stamp = "2026-10-01T08:00:00Z"
+        sf.insert("Account", [
+            {"Id": "001PIPE00000000001", "Name": " Nordwind Handel GmbH ", "BillingCountry": "Germany",
+             "Phone": "030 901820", "Type": "Channel Partner / Reseller", "SystemModstamp": stamp},
+            {"Id": "001PIPE00000000002", "Name": "Harbour Ltd", "BillingCountry": "GB", "SystemModstamp": stamp,
+             "ParentId": "001PIPE00000000001"},
+        ])
+        sf.insert("Contact", [{"Id": "003PIPE00000000001", "LastName": "Lind", "FirstName": "Greta",
+                               "AccountId": "001PIPE00000000001", "Email": "Greta@Nordwind.example",
+                               "SystemModstamp": stamp}])
+        monkeypatch.setenv("CRM2_PIPE_SF_SECRET", sf.credentials["client_secret"])
+        tap_config = {"instance_url": sf.url, "ca_bundle": str(sf.ca_path), "auth_flow": "client_credentials",
+                      "client_id": sf.credentials["client_id"], "client_secret_env": "CRM2_PIPE_SF_SECRET",
+                      "objects": ["Account", "Contact"], "retry_initial_wait": 0.01, "retry_max_wait": 0.05}
+        store = tmp_path / "store.sqlite"
+        config = write_config(tmp_path, store_url=store, mapping=MAPPINGS / "salesforce.yml")
+        tap_exit, run = pipe("tap-crm2-salesforce", tap_config, config, tmp_path)
+        assert (tap_exit, run.exit_code) == (0, 0), (tmp_path / "tap.log").read_text()[-2000:] + run.stderr[-2000:]
+    finally:
+        sf.stop()
+
+    view = StoreView(store)
+    accounts = view.staged("Account")
+    assert set(accounts) == {"001PIPE00000000001", "001PIPE00000000002"}
+    assert accounts["001PIPE00000000001"]["kind"] == "partner"
+    assert accounts["001PIPE00000000001"]["country"] == "DE"
+    assert accounts["001PIPE00000000002"]["parent"] == "001PIPE00000000001"
+    contact = view.staged("Contact")["003PIPE00000000001"]
+    assert contact["customer"] == "001PIPE00000000001" and contact["email"] == "greta@nordwind.example"
+    assert set(view.crosswalk().values()) == {"loaded"}
+    assert view.bookmark("salesforce") == run.states[-1]
+    assert "bookmarks" in view.bookmark("salesforce")
+    assert "Greta@Nordwind" not in run.stderr
+    view.close()
