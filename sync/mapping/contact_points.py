@@ -17,6 +17,7 @@ from sync.mapping.text import as_text, fullwidth_to_halfwidth, normalize_whitesp
 _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})\Z")
+_CJK_EXTENSION = re.compile(r"\s*(?:转|轉|分机|分機)\s*(?=\d)")
 
 
 def _domain_ok(domain: str) -> str | None:
@@ -54,6 +55,8 @@ def phone_e164(value: Any, default_region: str | None = None) -> str:
     text = normalize_whitespace(fullwidth_to_halfwidth(as_text(value)))
     if not text or len(text) > 64:
         raise TransformError("not a valid phone number")
+    # Chinese writes an extension as "转801" / "分机801"; phonenumbers reads "ext."
+    text = _CJK_EXTENSION.sub(" ext. ", text)
     region = None
     if default_region:
         from sync.mapping.countries import country_code

@@ -14,14 +14,17 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel, JaroWinkler, Levenshtein
 
+from sync.mapping.mailboxes import is_free_mail, is_role_mailbox
 from sync.resolve import normalize as nz
+from sync.resolve import tax_ids
 
 
 @dataclass(frozen=True)
 class Comparator:
     name: str
     prepare: Callable[[Any], Any]
-    similarity: Callable[[Any, Any], float]
+    similarity: Callable[[Any, Any], float | None]
+    """0..1, or None when the two values cannot be compared (the ``incomparable`` level)."""
     doc: str
 
 
@@ -43,7 +46,13 @@ def _company_prepare(value: Any) -> list[Any] | None:
     return [canonical, nz.company_latin(value), nz.has_cjk(canonical)]
 
 
-def _company_similarity(a: list[Any], b: list[Any]) -> float:
+TRANSLITERATED = 0.9
+"""Pinyin and a Latin spelling at least this close are the same name written twice; anything
+less across scripts is most likely a translation ("科技" is "Technology", not "keji"), which
+says nothing either way."""
+
+
+def _company_similarity(a: list[Any], b: list[Any]) -> float | None:
     (ca, la, cjk_a), (cb, lb, cjk_b) = a, b
     if ca == cb:
         return 1.0
@@ -51,41 +60,67 @@ def _company_similarity(a: list[Any], b: list[Any]) -> float:
         # Chinese names have no word boundaries: character-level similarity
         return Indel.normalized_similarity(ca, cb)
     if cjk_a != cjk_b:
-        # one side Chinese, the other Latin: compare the pinyin with the Latin spelling
-        return max(JaroWinkler.similarity(la, lb), fuzz.ratio(la, lb) / 100)
+        # one side Chinese, the other Latin: a transliteration can be compared, a translation not
+        sim = max(JaroWinkler.similarity(la, lb), fuzz.ratio(la, lb) / 100)
+        return sim if sim >= TRANSLITERATED else None
     return max(fuzz.token_set_ratio(ca, cb) / 100 * (0.98 if ca.split() != cb.split() else 1.0),
                JaroWinkler.similarity(la, lb))
 
 
-def _phone_similarity(a: str, b: str) -> float:
-    if a == b:
-        return 1.0
-    # "+86 10 1234 5678" vs "010 1234 5678": same subscriber under different prefixes
-    if len(a) >= 8 and len(b) >= 8 and (a.endswith(b[-9:]) or b.endswith(a[-9:])):
-        return 0.95
-    return 0.9 if a[-8:] == b[-8:] else 0.0
+def _phone_prepare(value: Any) -> list[Any] | None:
+    digits = nz.phone(value)
+    if digits is None:
+        return None
+    international = str(value).lstrip().startswith(("+", "00", "\uff0b"))
+    # a national spelling's trunk "0" ("010 6288 1234") is not part of the number
+    return [digits if international else digits.lstrip("0") or digits, international]
 
 
-def _email_similarity(a: str, b: str) -> float:
-    if a == b:
+SUBSCRIBER_DIGITS = 7
+"""The shortest local number (no area code) still worth comparing: 7 digits in many cities."""
+
+
+def _phone_similarity(a: list[Any], b: list[Any]) -> float:
+    (da, intl_a), (db, intl_b) = a, b
+    if da == db:
         return 1.0
-    la, _, da = a.partition("@")
-    lb, _, db = b.partition("@")
-    if la == lb:
-        return 0.7
-    return 0.3 if da == db else 0.0
+    if intl_a and intl_b:
+        return 0.0  # two full numbers that differ are two numbers, whatever their last digits
+    short, long = (da, db) if len(da) <= len(db) else (db, da)
+    if len(short) >= SUBSCRIBER_DIGITS and long.endswith(short):
+        # "010 6288 1234" in "+86 10 6288 1234" (area code included), or the local number alone
+        return 0.95 if len(short) >= SUBSCRIBER_DIGITS + 2 else 0.9
+    return 0.0
+
+
+def _email_prepare(value: Any) -> list[Any] | None:
+    address = nz.email(value)
+    if address is None:
+        return None
+    local, _, host = address.rpartition("@")
+    return [address, is_role_mailbox(local), is_free_mail(host)]
+
+
+def _email_similarity(a: list[Any], b: list[Any]) -> float:
+    (ea, role_a, free_a), (eb, role_b, _) = a, b
+    if ea == eb:
+        return 1.0
+    la, _, da = ea.rpartition("@")
+    lb, _, db = eb.rpartition("@")
+    if da == db and not free_a:
+        return 0.3  # two mailboxes of one company domain; everybody shares a free-mail domain
+    if la == lb and not (role_a or role_b):
+        return 0.7  # the same personal mailbox name at another domain; info@ exists everywhere
+    return 0.0
 
 
 def _tax_prepare(value: Any) -> list[Any] | None:
-    code = nz.tax_id(value)
-    return None if code is None else [code, nz.uscc_valid(code)]
+    found = tax_ids.classify(str(value)) if value is not None else None
+    return None if found is None else found.as_list()
 
 
-def _tax_similarity(a: list[Any], b: list[Any]) -> float:
-    if a[0] != b[0]:
-        # a single mistyped character in an otherwise identical id is a likely typo
-        return 0.5 if len(a[0]) == len(b[0]) and Levenshtein.distance(a[0], b[0]) == 1 else 0.0
-    return 1.0 if a[1] else 0.9
+def _tax_similarity(a: list[Any], b: list[Any]) -> float | None:
+    return tax_ids.similarity(tax_ids.TaxId.from_list(a), tax_ids.TaxId.from_list(b))
 
 
 def _levenshtein(a: str, b: str) -> float:
@@ -108,13 +143,19 @@ COMPARATORS: dict[str, Comparator] = {c.name: c for c in (
     Comparator("token_set", nz.text, lambda a, b: fuzz.token_set_ratio(a, b) / 100,
                "word-set overlap, order-insensitive"),
     Comparator("company_name", _company_prepare, _company_similarity,
-               "company names without legal suffixes; simplified/traditional, full-width, pinyin across scripts"),
-    Comparator("phone", nz.phone, _phone_similarity, "same number in any national/international spelling"),
-    Comparator("email", nz.email, _email_similarity, "same address (case, +tags ignored); same mailbox name"),
-    Comparator("domain", nz.domain, _exact, "same registered host, scheme/www/path ignored"),
+               "company names without legal suffixes; simplified/traditional, full-width; across scripts pinyin "
+               "that spells the Latin name, else incomparable (a translation)"),
+    Comparator("phone", _phone_prepare, _phone_similarity,
+               "1 same number; 0.95 national spelling of an international one; 0.9 a local number (7+ digits) "
+               "without its area code"),
+    Comparator("email", _email_prepare, _email_similarity,
+               "1 same address (case, +tags ignored); 0.7 same personal mailbox name elsewhere (not info@, ap@ ...); "
+               "0.3 same company domain (not a free-mail provider's)"),
+    Comparator("domain", nz.domain, _exact, "same company host, scheme/www/path ignored; free-mail domains are empty"),
     Comparator("address", nz.text, lambda a, b: fuzz.token_set_ratio(a, b) / 100, "address words overlap"),
     Comparator("tax_id", _tax_prepare, _tax_similarity,
-               "same tax id; 1.0 when it is a valid Chinese unified social credit code, 0.9 otherwise"),
+               "tax ids by kind: 1 same verified id, 0.9 same (VAT prefix optional), 0.5 one character apart, "
+               "0.1 different of one kind, 0 different and both verified; ids of different kinds are incomparable"),
     Comparator("date", nz.digits, _date_similarity, "dates as digits; swapped day/month counts as close"),
 )}
 """Comparators by the name match YAML uses."""

@@ -17,6 +17,8 @@ the store, and records are read in pages.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
@@ -30,6 +32,7 @@ from sync.resolve.scoring import Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.store.schema import (
+    bookmarks,
     crosswalk,
     golden,
     match_constraints,
@@ -96,10 +99,40 @@ def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None =
     scorer = Scorer(rules)
     result = ResolveResult(entity)
     with store.begin() as conn:
+        _rescore_if_rules_changed(store, conn, entity, rules, run_id)
         dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
         _score(conn, entity, rules, scorer, dirty, run_id, result)
         _recluster(store, conn, entity, rules, set(dirty), touched, run_id, result)
     return result
+
+
+# -- 0. rules ---------------------------------------------------------------------------------
+PREPARED_FORM = "2"
+"""Bump when a normaliser or comparator prepares the same value differently: stored prepared
+values and keys are then recomputed, as when the match rules change."""
+
+
+def rules_fingerprint(rules: EntityRules) -> str:
+    """What the stored keys, prepared values and scored pairs depend on (not survivorship)."""
+    scoring = rules.model_dump(mode="json", exclude={"survivorship", "id_prefix", "prior"})
+    text = json.dumps({"form": PREPARED_FORM, "rules": scoring}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rescore_if_rules_changed(store: Store, conn: Connection, entity: str, rules: EntityRules,
+                              run_id: str | None) -> None:
+    """Edited match rules (or a new crm2) make every stored key, value and link stale: mark every
+    record changed so this run prepares and scores them all again. Golden ids stay stable: the
+    clusters are compared with the golden records they had, as on any run."""
+    name = f"resolve:{entity}"
+    fingerprint = rules_fingerprint(rules)
+    stored = conn.execute(sa.select(bookmarks.c.state).where(bookmarks.c.name == name)).scalar()
+    if (stored or {}).get("rules") == fingerprint:
+        return
+    conn.execute(match_records.update().where(match_records.c.entity == entity).values(content_hash=""))
+    conn.execute(match_keys.delete().where(match_keys.c.entity == entity))
+    conn.execute(match_pairs.delete().where(match_pairs.c.entity == entity))
+    store.set_bookmark(conn, name, {"rules": fingerprint}, run_id)
 
 
 # -- 1. refresh ------------------------------------------------------------------------------

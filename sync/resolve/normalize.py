@@ -18,7 +18,7 @@ from typing import Any
 import opencc
 from pypinyin import lazy_pinyin
 
-from sync.mapping.contact_points import domain as _mapping_domain
+from sync.mapping.contact_points import company_domain as _company_domain
 from sync.mapping.contact_points import email as _mapping_email
 from sync.mapping.errors import TransformError
 
@@ -140,9 +140,10 @@ def phone(value: Any) -> str | None:
 
 
 def phone_tail(value: Any) -> str | None:
-    """Last eight digits: the subscriber part survives national/international spelling."""
+    """Last seven digits: the subscriber part survives national/international spelling, and
+    a local number without its area code (7 digits in many cities) meets its full form."""
     d = phone(value)
-    return d[-8:] if d else None
+    return d[-7:] if d and len(d) >= 7 else None
 
 
 def email(value: Any) -> str | None:
@@ -159,11 +160,12 @@ def email(value: Any) -> str | None:
 
 
 def domain(value: Any) -> str | None:
-    """Registered host of a URL, e-mail address or bare domain, without 'www.' (mapping engine's)."""
+    """The company's host from a URL, e-mail address or bare domain, without 'www.' (the mapping
+    engine's ``company_domain``): None for a free-mail provider's, which every customer shares."""
     if value is None:
         return None
     try:
-        return _mapping_domain(value)
+        return _company_domain(value)
     except TransformError:
         return None
 

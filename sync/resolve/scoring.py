@@ -1,6 +1,8 @@
 """Score a candidate pair: comparison levels, Fellegi–Sunter weights, rules, decision.
 
-The total match weight is the sum of ``log2(m/u)`` of the level each comparison lands in.
+The total match weight is the sum of ``log2(m/u)`` of the level each comparison lands in
+(``null`` when a side is empty, ``incomparable`` when the comparator says the two values
+cannot be compared, e.g. a Chinese name against an English translation).
 A deterministic rule, when one holds, decides regardless of the weight; otherwise the
 weight against the entity's thresholds decides match / review / no_match. The result keeps
 every comparison's level and weight so a link can always be explained.
@@ -15,7 +17,7 @@ from typing import Any
 
 from sync.resolve.blocking import field_value
 from sync.resolve.comparators import COMPARATORS
-from sync.resolve.spec import EntityRules
+from sync.resolve.spec import INCOMPARABLE, EntityRules
 
 Features = list[Any]
 """A record's prepared values, one per comparison in the rules' order."""
@@ -53,6 +55,7 @@ class Scorer:
                          for lv in c.levels] for c in rules.comparisons]
         self._names = [c.name for c in rules.comparisons]
         self._nulls = [c.null_weight for c in rules.comparisons]
+        self._incomparable = [c.incomparable_weight for c in rules.comparisons]
         index = {name: i for i, name in enumerate(self._names)}
         self._rules = [(r.name, r.decision, [(index[c], frozenset(r.levels_for(c))) for c in r.when])
                        for r in rules.rules]
@@ -70,6 +73,10 @@ class Scorer:
                 total += self._nulls[i]
                 continue
             sim = compare(va, vb)
+            if sim is None:
+                hit.append((self._names[i], INCOMPARABLE, self._incomparable[i]))
+                total += self._incomparable[i]
+                continue
             for cut, label, weight in self._levels[i]:
                 if sim >= cut:
                     hit.append((self._names[i], label, weight))

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sync.yamlconf import ConfigError, Problem, did_you_mean, position, read_yaml, validate
 
+INCOMPARABLE = "incomparable"
+"""The level a comparison lands in when its comparator says the two values cannot be compared."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -92,6 +95,9 @@ class Comparison(_Strict):
     comparator: str
     levels: list[Level] = Field(min_length=1)
     null_weight: float = Field(default=0.0, description="weight when either side is empty")
+    incomparable_weight: float = Field(
+        default=0.0, description="weight when the comparator finds the values not comparable: a Chinese name "
+                                 "and an English one pinyin does not bridge, tax ids of different kinds")
 
     @model_validator(mode="after")
     def _levels_descend(self) -> Comparison:
@@ -107,7 +113,8 @@ class Rule(_Strict):
     """A deterministic decision that overrides the score when every condition holds.
 
     ``when`` maps comparison names to the level names (or list of them) that must be hit;
-    ``null`` matches an empty side. Rules are tried in order; the first that holds decides.
+    ``null`` matches an empty side, ``incomparable`` values the comparator cannot compare.
+    Rules are tried in order; the first that holds decides.
     """
 
     name: str
@@ -209,7 +216,7 @@ def _semantic_problems(config: MatchConfig, tree: Any, path: str) -> list[Proble
                     bad([*base, "rules", i, "when", cname], f"rule '{rule.name}' uses unknown comparison '{cname}'",
                         cname, names, at_key=True)
                     continue
-                labels = [lv.label for lv in rules.comparison(cname).levels] + ["null"]
+                labels = [lv.label for lv in rules.comparison(cname).levels] + ["null", INCOMPARABLE]
                 for level in rule.levels_for(cname):
                     if level not in labels:
                         bad([*base, "rules", i, "when", cname], f"comparison '{cname}' has no level '{level}'",
