@@ -3,85 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from sync import logs
+from sync import cli_golden, cli_mapping, logs
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
+from sync.cli_common import console as _console
 from sync.exitcodes import ExitCode
-from sync.lock import LockHeld
-from sync.redaction import redact
-from sync.yamlconf import ConfigError
-
-F = TypeVar("F", bound=Callable[..., Any])
-log = logging.getLogger("crm2")
-
-EXIT_CODES_HELP = """
-\b
-Exit codes:
-  0  ok: everything ran and every record was loaded
-  1  the run failed (state is saved where safe; rerun resumes)
-  2  bad configuration or usage: nothing ran
-  3  finished, but some records were quarantined or rejected
-"""
-
-STORE_OPTION = click.option(
-    "--store", "store", envvar="CRM2_STORE", default=None, metavar="PATH|URL",
-    help="Store to use: a SQLite file or a SQLAlchemy URL [env CRM2_STORE; default .crm2/crm2.sqlite].")
-
-
-class Abort(Exception):
-    """A clean, expected stop with an exit code and a one-line message."""
-
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _console() -> Console:
-    # piped output (cron mail, CI logs) is not bound by a terminal width; don't squash tables
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-
-
-def handled(fn: F) -> F:
-    """Turn known failures into one clear line and the documented exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(redact(str(problem)), err=True)
-            if debug:
-                raise
-            sys.exit(ExitCode.CONFIG)
-        except Abort as exc:
-            click.echo(f"crm2: {redact(str(exc))}", err=True)
-            sys.exit(exc.code)
-        except LockHeld as exc:
-            click.echo(f"crm2: {exc}; not starting a second run", err=True)
-            sys.exit(ExitCode.FAILED)
-        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if debug:
-                raise
-            click.echo(f"crm2: error: {redact(str(exc)) or type(exc).__name__} "
-                       "(run with --debug for the traceback)", err=True)
-            sys.exit(ExitCode.FAILED)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(help="crm2 — sync a primary CRM, finance and sales systems into a secondary CRM "
@@ -103,7 +37,7 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _stage_echo(stage: Any) -> None:
-    mark = {"ok": "✓", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
+    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
     first = stage.detail.splitlines()[0] if stage.detail else ""
     click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
 
@@ -141,6 +75,10 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     table.add_row("quarantined", f"{summary['quarantined']:,}")
     for tier, count in sorted(summary["tiers"].items()):
         table.add_row(f"tier {tier}", f"{count:,}")
+    for stage in result.outcome.stages:
+        if stage.name == "writeback" and stage.status in ("ok", "partial"):
+            table.add_row("Salesforce Accounts written back", f"{stage.counts.get('written', 0):,}")
+            table.add_row("Salesforce API calls for the writeback", f"{stage.counts.get('api_calls', 0):,}")
     console.print(table)
     if result.missing:
         console.print("[bold]Not there yet in this version:[/bold]")
@@ -281,14 +219,8 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
         handle.stop()
 
 
-from sync import cli_golden  # noqa: E402  (its commands use the helpers above)
-
-for _command in cli_golden.COMMANDS:
+for _command in (*cli_golden.COMMANDS, cli_mapping.mapping):
     cli.add_command(_command)
-
-from sync import cli_mapping  # noqa: E402  (crm2 mapping test|check; validate checks mappings too)
-
-cli.add_command(cli_mapping.mapping)
 
 
 def main() -> None:

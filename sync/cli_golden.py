@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sync.cli import EXIT_CODES_HELP, STORE_OPTION, Abort, _console, handled
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
 
@@ -127,7 +127,7 @@ def review_list(store: str | None, entity: str | None, limit: int) -> None:
     for item in items:
         evidence = ", ".join(f"{lv['comparison']}={lv['level']}" for lv in item.levels)
         table.add_row(item.entity, item.left, item.right, f"{item.weight:.2f}", evidence)
-    _console().print(table)
+    console().print(table)
 
 
 def _decide(action: str, store: str | None, left: str, right: str, reason: str | None) -> None:
@@ -223,7 +223,7 @@ def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) 
         for r in shown:
             table.add_row(r.check, r.entity, r.severity, "pass" if r.passed else "FAIL", f"{r.failing:,}",
                           f"{r.total:,}")
-        _console().print(table)
+        console().print(table)
     if any(not r.passed for r in results):
         raise SystemExit(int(ExitCode.PARTIAL))
 

@@ -16,13 +16,13 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from sync import programs
+from sync.cli_common import handled
 from sync.config import LoadedConfig
 from sync.exitcodes import ExitCode
 from sync.mapping import Report, check_against_catalog, load_mapping, run_examples
@@ -30,20 +30,6 @@ from sync.redaction import redact
 from sync.yamlconf import ConfigError, Problem, parse_yaml
 
 DISCOVERY_TIMEOUT = 300.0
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def handled(fn: F) -> F:
-    """sync.cli's one-line error handling, looked up when called: sync.cli imports this module
-    at its end, so importing sync.cli here would make this module unimportable on its own."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sync.cli import handled as cli_handled
-
-        return cli_handled(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()
