@@ -26,9 +26,16 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+"), MASK),
     # e-mail addresses
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
-    # phone numbers: 7+ digits with the usual separators, optionally international
-    (re.compile(r"(?<![\w.-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])"), "<phone>"),
 ]
+
+# phone numbers: 7+ digits with the usual separators, optionally international
+_PHONE = re.compile(r"(?<![\w.-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])")
+# shaped like a phone number but not one: dates (with an hour), IPv4 addresses, decimal numbers
+_NOT_PHONE = re.compile(r"\d{4}-\d\d-\d\d(\s\d\d?)?|\d{1,3}(\.\d{1,3}){3}|\d+\.\d+")
+
+
+def _phone(match: re.Match[str]) -> str:
+    return match.group() if _NOT_PHONE.fullmatch(match.group()) else "<phone>"
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
@@ -48,7 +55,7 @@ def redact(text: str) -> str:
         text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _PHONE.sub(_phone, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -35,6 +35,12 @@ def test_redact_keeps_ordinary_text_and_ids():
     assert redact(text) == text
 
 
+@pytest.mark.parametrize("text", ["stand-in at https://127.0.0.1:37039", "as of 2026-11-01", "took 1234567.89 s",
+                                  "at 2026-11-01 09:30:00"])
+def test_redact_keeps_addresses_dates_and_decimals(text):
+    assert redact(text) == text
+
+
 def test_registered_secret_is_masked_anywhere():
     register_secret("plain-looking-value-42")
     assert "plain-looking-value-42" not in redact("the value plain-looking-value-42 appeared")
