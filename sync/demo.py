@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sync import standins
-from sync.config import Extractor, LoadedConfig, PipelineConfig, StoreConfig
+from sync.config import EnrichToggle, Extractor, LoadedConfig, PipelineConfig, StoreConfig, WritebackConfig
 from sync.run import RunOutcome, StageReport, run
 from sync.shipped import MAPPINGS
 from sync.store import Store
+from sync.synthetic import NOW_DATE
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,11 @@ def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: boo
             extractors.append(Extractor(name=name, tap=f"tap-crm2-{name}", config=handle.tap_config,
                                         mapping=MAPPINGS / f"{name}.yml"))
             env.update(getattr(handle, "env", {}) or {})
-        pipeline = PipelineConfig(store=StoreConfig(url=str(store_path)), extractors=extractors)
+        writeback = WritebackConfig(enabled="salesforce" in handles, dry_run=False,
+                                    config=dict(handles["salesforce"].tap_config) if "salesforce" in handles else {})
+        # the generated histories end at the generator's "now": score as of then, whatever today is
+        pipeline = PipelineConfig(store=StoreConfig(url=str(store_path)), extractors=extractors,
+                                  enrich=EnrichToggle(as_of=NOW_DATE), writeback=writeback)
         loaded = LoadedConfig(path=workdir / "demo.yml", pipeline=pipeline)
         with Store.open(store_path) as store:
             outcome = run(loaded, store, f"sqlite:///{store_path}", command="demo", env=env,

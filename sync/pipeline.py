@@ -3,6 +3,10 @@
 Both ends are real processes. target-crm2 commits each batch of rows together with the Singer
 STATE that covers them (as the bookmark named after the extractor), so the next run resumes
 from what is durable, whatever happened to this one.
+
+Each process gets its own ``CRM2_METRICS_FILE`` path; crm2's connectors write a small JSON summary
+there when they end (API calls, records per stream), which becomes the stage's counts. Any other
+Singer program simply ignores the variable.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,7 @@ from sync.redaction import redact
 log = logging.getLogger(__name__)
 
 TARGET = "target-crm2"
+METRICS_ENV = "CRM2_METRICS_FILE"
 
 
 class StageUnavailable(RuntimeError):
@@ -35,6 +40,8 @@ class PipeResult:
     tap_exit: int
     target_exit: int
     stderr_tail: str
+    tap_metrics: dict[str, Any] = field(default_factory=dict)
+    target_metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +58,14 @@ def _write_json(folder: Path, name: str, data: Mapping[str, Any]) -> Path:
 def _tail(path: Path, lines: int = 15) -> str:
     text = path.read_text(errors="replace").splitlines()[-lines:]
     return redact("\n".join(text))
+
+
+def _metrics(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_config: Mapping[str, Any],
@@ -74,10 +89,12 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         proc_env = {**os.environ, **(env or {})}
         tap_err, target_err = logs / f"{name}.tap.log", logs / f"{name}.target.log"
         log.info("running %s: %s | %s", name, tap, target)
+        tap_metrics, target_metrics = work / "tap.metrics.json", work / "target.metrics.json"
         with tap_err.open("wb") as te, target_err.open("wb") as ge:
-            tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te, env=proc_env)
+            tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te,
+                                        env={**proc_env, METRICS_ENV: str(tap_metrics)})
             target_proc = subprocess.Popen(target_cmd, stdin=tap_proc.stdout, stdout=subprocess.DEVNULL,
-                                           stderr=ge, env=proc_env)
+                                           stderr=ge, env={**proc_env, METRICS_ENV: str(target_metrics)})
             assert tap_proc.stdout is not None
             tap_proc.stdout.close()  # the target owns the pipe; the tap gets SIGPIPE if it dies
             target_exit = target_proc.wait()
@@ -85,4 +102,4 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         tail = ""
         if tap_exit or target_exit:
             tail = _tail(tap_err) + "\n" + _tail(target_err)
-        return PipeResult(name, tap_exit, target_exit, tail.strip())
+        return PipeResult(name, tap_exit, target_exit, tail.strip(), _metrics(tap_metrics), _metrics(target_metrics))

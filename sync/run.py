@@ -20,7 +20,7 @@ from sync import stages
 from sync.config import LoadedConfig
 from sync.exitcodes import ExitCode
 from sync.lock import run_lock
-from sync.pipeline import StageUnavailable, run_pipe
+from sync.pipeline import PipeResult, StageUnavailable, run_pipe
 from sync.stages import StageReport
 from sync.store import Store
 from sync.store.schema import quarantine, staging
@@ -29,6 +29,7 @@ from sync.writeback import run_writeback
 log = logging.getLogger(__name__)
 
 LATER_STAGES = ("checks", "resolve", "enrich", "writeback")
+TAP_STOPPED_EARLY = 75  # EX_TEMPFAIL: crm2's taps stopped cleanly (API limit, budget); state is resumable
 
 
 @dataclass
@@ -57,6 +58,18 @@ def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
         quarantined = conn.execute(sa.select(sa.func.count()).select_from(quarantine)
                                    .where(quarantine.c.run_id == run_id)).scalar_one()
     return staged, quarantined
+
+
+def _extract_report(name: str, result: PipeResult) -> StageReport:
+    counts = {k: int(v) for k, v in result.target_metrics.items() if isinstance(v, int)}
+    counts["api_calls"] = int(result.tap_metrics.get("api_calls") or 0)
+    shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined")
+    figures = ", ".join(f"{counts[k]:,} {k}" for k in shown if counts.get(k))
+    if result.ok:
+        return StageReport(f"extract:{name}", "ok", figures, counts)
+    why = ("stopped early on the API limit or budget; the next run resumes from the saved state"
+           if result.tap_exit == TAP_STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
+    return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)
 
 
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
@@ -97,12 +110,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             except StageUnavailable as exc:
                 report(StageReport(f"extract:{ex.name}", "unavailable", str(exc)))
                 continue
-            if result.ok:
-                report(StageReport(f"extract:{ex.name}", "ok"))
-            else:
-                report(StageReport(f"extract:{ex.name}", "failed",
-                                   f"tap exit {result.tap_exit}, target exit {result.target_exit}\n"
-                                   f"{result.stderr_tail}"))
+            report(_extract_report(ex.name, result))
         extract_failed = any(s.status == "failed" for s in reports)
         stopped = ""
         for stage in LATER_STAGES:
@@ -127,7 +135,8 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
         outcome = RunOutcome(run_id, reports, quarantined)
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),
                          counts={"staged": staged, "quarantined": quarantined,
-                                 "stages": {s.name: {"status": s.status, **s.counts} for s in reports}})
+                                 "stages": {s.name: {"status": s.status, **s.counts} for s in reports}},
+                         api_calls=sum(s.counts.get("api_calls", 0) for s in reports))
         return outcome
     except BaseException as exc:
         store.finish_run(run_id, status="failed", exit_code=int(ExitCode.FAILED), error=type(exc).__name__)

@@ -47,6 +47,7 @@ from connectors.crm2.target_config import (
 )
 from connectors.crm2.target_loader import Loader
 from connectors.crm2.target_sink import Crm2Sink
+from connectors.metrics import write_metrics
 from sync.mapping import Mapping, load_mapping
 from sync.redaction import RedactingFilter
 from sync.store import Store
@@ -314,6 +315,13 @@ class TargetCrm2(Target):
                                                   for s, c in self.loader.counts.items()}))
         for problem in problems:
             self.logger.error("not accounted for: %s", problem)
+        totals = Counter[str]()
+        for c in self.loader.counts.values():
+            totals.update(received=c.received, skipped=c.skipped, quarantined=c.quarantined)
+            for pc in c.plans.values():
+                totals.update(inserted=pc.inserted, updated=pc.updated, unchanged=pc.unchanged, deleted=pc.deleted,
+                              quarantined=pc.quarantined)
+        write_metrics(dict(totals))
         self.store.close()
         if self.violations:
             first = self.violations[0]

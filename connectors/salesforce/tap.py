@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from singer_sdk import Tap
 
+from connectors.metrics import write_metrics
 from connectors.salesforce.client import (
     ApiBudget,
     ApiLimitReached,
@@ -136,6 +137,8 @@ class TapSalesforce(Tap):
         if tap is None:
             return
         tap.logger.info("Salesforce API usage: %s", tap.api_summary())
+        budget = tap._client.budget if tap._client else None
+        write_metrics({"api_calls": (budget.calls + budget.auth_calls) if budget else 0})
         if tap.exit_code:
             sys.exit(tap.exit_code)
 

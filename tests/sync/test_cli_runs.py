@@ -46,3 +46,19 @@ def test_demo_prints_summary_and_records_its_run(tmp_path):
     listed = json.loads(crm2("runs", "--store", str(workdir / "crm2.sqlite"), "--json").stdout)
     assert [r["command"] for r in listed] == ["demo"]
     assert listed[0]["status"] in ("ok", "partial")
+    stages = listed[0]["counts"]["stages"]
+    assert [s for s, v in stages.items() if v["status"] not in ("ok", "partial")] == []
+    # every extraction reports what arrived and what became of it (a record read by two mapping
+    # entries has two outcomes); the taps' API calls are summed into the run
+    for source in ("salesforce", "finance", "sales"):
+        extract = stages[f"extract:{source}"]
+        outcomes = sum(extract.get(k, 0) for k in ("inserted", "updated", "unchanged", "deleted", "quarantined"))
+        assert extract["received"] > 0 and outcomes >= extract["received"] - extract.get("skipped", 0)
+    assert stages["extract:salesforce"]["api_calls"] > 0 and stages["writeback"]["written"] > 0
+    assert listed[0]["api_calls"] == stages["extract:salesforce"]["api_calls"] + stages["writeback"]["api_calls"]
+
+    again = crm2("demo", "--customers", "300", "--workdir", str(workdir))
+    assert again.returncode in (0, 3), again.stderr
+    latest = json.loads(crm2("runs", "--store", str(workdir / "crm2.sqlite"), "--json", "--limit", "1").stdout)[0]
+    assert latest["counts"]["stages"]["writeback"]["written"] == 0  # nothing changed: nothing written
+    assert latest["counts"]["stages"]["writeback"]["api_calls"] == 0
