@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from sync import cli_golden, cli_mapping, logs
@@ -102,10 +105,21 @@ def sync(config_path: Path) -> None:
 
     loaded = config.load(config_path)
     url = loaded.pipeline.store.resolved_url(loaded.base)
-    with Store.open(url) as store:
-        outcome = run(loaded, store, url, on_stage=_stage_echo)
+    with Store.open(url) as store, _progress() as on_start:
+        outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start)
     click.echo(f"run {outcome.run_id}: {outcome.status}", err=True)
     sys.exit(int(outcome.exit_code))
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str], None] | None]:
+    """A live 'working on <stage>' line on a terminal; nothing otherwise (the JSON log says it)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    started = time.monotonic()
+    with Console(stderr=True).status("starting", spinner="dots") as status:
+        yield lambda stage: status.update(f"{stage} … ({time.monotonic() - started:.0f}s into the run)")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

@@ -74,21 +74,33 @@ def _extract_report(name: str, result: PipeResult) -> StageReport:
 
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
         env: Mapping[str, str] | None = None, log_dir: Path | None = None,
-        on_stage: Callable[[StageReport], None] | None = None) -> RunOutcome:
+        on_stage: Callable[[StageReport], None] | None = None,
+        on_start: Callable[[str], None] | None = None, full: bool = False) -> RunOutcome:
     """Run the pipeline once, recording the run in the store; raises LockHeld if one is running
-    and ConfigError (before anything runs) if a rule file is bad."""
+    and ConfigError (before anything runs) if a rule file is bad. ``on_start`` hears each stage's
+    name as it begins, ``on_stage`` its report as it ends. ``full`` ignores the bookmarks: every
+    source is read from the start (a migration's full extract; unchanged records still cost nothing)."""
     rules = stages.load_rules(loaded)  # fail fast, before the lock and the run record
     with run_lock(store_url):
         return _run_locked(loaded, rules, store, store_url, command=command, env=env, log_dir=log_dir,
-                           on_stage=on_stage)
+                           on_stage=on_stage, on_start=on_start, full=full)
 
 
 def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, store_url: str, *, command: str,
                 env: Mapping[str, str] | None, log_dir: Path | None,
-                on_stage: Callable[[StageReport], None] | None) -> RunOutcome:
+                on_stage: Callable[[StageReport], None] | None,
+                on_start: Callable[[str], None] | None, full: bool = False) -> RunOutcome:
     pipeline = loaded.pipeline
+    # we hold the lock, so a run still marked running was killed: say so instead of "running" forever
+    for stale in store.mark_interrupted():
+        log.warning("run %s was interrupted; this run finishes its work", stale)
     run_id = store.start_run(command, str(loaded.path))
     reports: list[StageReport] = []
+
+    def start(stage: str) -> None:
+        log.info("%s: starting", stage)
+        if on_start:
+            on_start(stage)
 
     def report(stage: StageReport) -> None:
         reports.append(stage)
@@ -104,9 +116,10 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
                 "store_url": store_url, "mapping": str(loaded.resolve_path(ex.mapping)),
                 "source_system": ex.name, "bookmark_name": ex.name, "run_id": run_id,
             }
+            start(f"extract:{ex.name}")
             try:
                 result = run_pipe(name=ex.name, tap=ex.tap, tap_config=ex.config, target_config=target_config,
-                                  state=store.get_bookmark(ex.name), env=env, log_dir=log_dir)
+                                  state=None if full else store.get_bookmark(ex.name), env=env, log_dir=log_dir)
             except StageUnavailable as exc:
                 report(StageReport(f"extract:{ex.name}", "unavailable", str(exc)))
                 continue
@@ -122,12 +135,16 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             elif extract_failed and stage in ("enrich", "writeback"):
                 report(StageReport(stage, "skipped", "an extraction failed: scores would use incomplete data"))
             elif stage == "checks":
+                start(stage)
                 report(stages.checks(store, rules["checks"], run_id))
             elif stage == "resolve":
+                start(stage)
                 report(stages.resolve(store, rules["resolve"], run_id))
             elif stage == "enrich":
+                start(stage)
                 report(stages.enrich(store, rules["enrich"], run_id, pipeline.enrich.as_of))
             else:
+                start(stage)
                 report(run_writeback(loaded, store, store_url, run_id, env=env, log_dir=log_dir))
             if reports[-1].status == "failed":
                 stopped = f"{stage} failed"

@@ -31,7 +31,7 @@ runs = sa.Table(
     sa.Column("config", sa.Text),
     sa.Column("started_at", Timestamp, nullable=False),
     sa.Column("finished_at", Timestamp),
-    sa.Column("status", sa.String(16), nullable=False),  # running | ok | partial | failed
+    sa.Column("status", sa.String(16), nullable=False),  # running | ok | partial | failed | interrupted
     sa.Column("exit_code", sa.Integer),
     sa.Column("counts", Json),
     sa.Column("error", sa.Text),

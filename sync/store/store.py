@@ -207,6 +207,15 @@ class Store:
                 finished_at=now(), status=status, exit_code=exit_code, counts=to_json(dict(counts or {})),
                 error=error, api_calls=api_calls))
 
+    def mark_interrupted(self) -> list[str]:
+        """Close runs left 'running' by a process that died; call only while holding the run lock."""
+        with self.begin() as conn:
+            stale = list(conn.execute(sa.select(runs.c.run_id).where(runs.c.status == "running")).scalars())
+            if stale:
+                conn.execute(runs.update().where(runs.c.run_id.in_(stale)).values(
+                    status="interrupted", finished_at=now(), error="the process ended before the run finished"))
+        return stale
+
     def runs(self, limit: int = 20) -> list[RunRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
