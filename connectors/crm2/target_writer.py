@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.mapping.staging import same_content
 from sync.store import Store
 from sync.store.schema import crosswalk, quarantine, staging
 from sync.store.store import QuarantinedRecord, StagedRecord, StageResult, now
@@ -171,9 +172,15 @@ class BatchWriter:
         self._delete_crosswalk(conn, obj, orphans)
         held = [i for i in set(touched) if i in known_rows and known_rows[i].status == "quarantined"]
         self._resolve_quarantine(conn, stream, obj, held)
-        if outcomes.staged:
-            result: StageResult = self.store.stage(conn, outcomes.staged, self.run_id)
-            written.inserted, written.updated, written.unchanged = result.inserted, result.updated, result.unchanged
+        staged = outcomes.staged
+        if staged:
+            echoes = self._touched_only(conn, obj, staged, known_rows)
+            staged = [r for r in staged if r.source_id not in echoes]
+            written.unchanged += len(echoes)
+        if staged:
+            result: StageResult = self.store.stage(conn, staged, self.run_id)
+            written.inserted, written.updated = result.inserted, result.updated
+            written.unchanged += result.unchanged
             back = [r.source_id for r in outcomes.staged
                     if r.source_id in known_rows and known_rows[r.source_id].status in ("quarantined", "deleted")]
             self._release(conn, obj, back)
@@ -184,6 +191,27 @@ class BatchWriter:
         if outcomes.quarantined:
             written.quarantined = self._quarantine(conn, stream, obj, entity, outcomes.quarantined, known_rows)
         return written
+
+    def _touched_only(self, conn: Connection, obj: str, records: Sequence[FingerprintedRecord],
+                      known_rows: dict[str, Known]) -> set[str]:
+        """Loaded records whose new version differs only in its change time: keep the staged row
+        as it is (resolve and enrich see no change) and remember the new fingerprint, so the same
+        version is skipped cheaply next time."""
+        live = {r.source_id: r for r in records
+                if r.source_id in known_rows and known_rows[r.source_id].status in ("loaded", "merged")}
+        s = staging
+        echoes: set[str] = set()
+        for chunk in _chunks(sorted(live)):
+            for sid, data, deleted in conn.execute(sa.select(s.c.source_id, s.c.data, s.c.deleted).where(
+                    _ref(s, self.system, obj), s.c.source_id.in_(chunk))):
+                if not deleted and same_content(data or {}, live[sid].data):
+                    echoes.add(sid)
+        if echoes:
+            conn.execute(crosswalk.update().where(
+                _ref(crosswalk, self.system, obj), crosswalk.c.source_id == sa.bindparam("b_sid")).values(
+                content_hash=sa.bindparam("b_hash")),
+                [{"b_sid": sid, "b_hash": live[sid].fingerprint} for sid in sorted(echoes)])
+        return echoes
 
     def _delete_crosswalk(self, conn: Connection, obj: str, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids)):

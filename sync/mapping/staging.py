@@ -6,10 +6,16 @@ One definition, used by the crm2 target and by anything else that stages mapped 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sync.mapping.applier import Deleted, Mapped
-from sync.store.store import StagedRecord
+from sync.store.store import StagedRecord, to_json
+
+CHANGE_MARKERS = frozenset({"updated_at"})
+"""Fields saying when a source last touched a record, not what it holds. A record whose other
+fields are unchanged has not changed for crm2, whatever these say: crm2's own writeback bumps
+Salesforce's SystemModstamp, and restaging those Accounts would let that echo pass for news."""
 
 
 def staged_data(result: Mapped) -> dict[str, Any]:
@@ -23,3 +29,11 @@ def staged_record(result: Mapped | Deleted, entity: str) -> StagedRecord:
     if isinstance(result, Deleted):
         return StagedRecord(source.system, source.object, source.id, entity, {}, deleted=True)
     return StagedRecord(source.system, source.object, source.id, entity, staged_data(result))
+
+
+def same_content(staged: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
+    """True when ``data`` differs from what is staged only in :data:`CHANGE_MARKERS`."""
+    def content(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in CHANGE_MARKERS}
+
+    return content(to_json(dict(staged))) == content(to_json(dict(data)))

@@ -60,5 +60,10 @@ def test_demo_prints_summary_and_records_its_run(tmp_path):
     again = crm2("demo", "--customers", "300", "--workdir", str(workdir))
     assert again.returncode in (0, 3), again.stderr
     latest = json.loads(crm2("runs", "--store", str(workdir / "crm2.sqlite"), "--json", "--limit", "1").stdout)[0]
-    assert latest["counts"]["stages"]["writeback"]["written"] == 0  # nothing changed: nothing written
-    assert latest["counts"]["stages"]["writeback"]["api_calls"] == 0
+    again_stages = latest["counts"]["stages"]
+    assert again_stages["writeback"]["written"] == 0  # nothing changed: nothing written
+    assert again_stages["writeback"]["api_calls"] == 0
+    # the Accounts our writeback touched come back with a new SystemModstamp only: not news
+    assert again_stages["extract:salesforce"]["received"] > 0
+    assert again_stages["extract:salesforce"].get("updated", 0) == 0
+    assert again_stages["resolve"]["customer_changed"] == 0 and again_stages["enrich"]["updated"] == 0
