@@ -146,14 +146,15 @@ def stage_synthetic(store: Any, truth: Truth, customers: int, seed: int, entitie
     return dict(counts)
 
 
-def run_synthetic(customers: int, seed: int, store_path: str | None, entities: list[str]) -> dict[str, Any]:
+def run_synthetic(customers: int, seed: int, store_path: str | None, entities: list[str],
+                  rules: str) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from sync.resolve import load_match_config, resolve
     from sync.store.schema import crosswalk
     from sync.store.store import Store
 
-    config = load_match_config(ROOT / "config" / "match.yml")
+    config = load_match_config(rules)
     folder = tempfile.mkdtemp(prefix="crm2-bench-")
     store = Store.open(store_path or f"{folder}/bench.sqlite")
     truth = Truth(f"{folder}/truth.sqlite")
@@ -340,11 +341,12 @@ def main() -> None:
     parser.add_argument("--skip-febrl", action="store_true")
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--store", help="store path/URL for the synthetic run (default: a temp SQLite file)")
+    parser.add_argument("--rules", default=str(ROOT / "config" / "match.yml"), help="match rules to measure")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
         if args.task == "synthetic":
-            out = run_synthetic(args.customers[0], args.seed, args.store, args.entities)
+            out = run_synthetic(args.customers[0], args.seed, args.store, args.entities, args.rules)
         else:
             out = TASKS[args.task]()
         print(json.dumps(out))
@@ -352,7 +354,8 @@ def main() -> None:
     if not args.skip_synthetic:
         rows = []
         for n in args.customers:
-            extra = ["--customers", str(n), "--seed", str(args.seed), "--entities", *args.entities]
+            extra = ["--customers", str(n), "--seed", str(args.seed), "--rules", args.rules,
+                     "--entities", *args.entities]
             run = in_child("synthetic", *extra, *(["--store", args.store] if args.store else []))
             if "error" in run:
                 print(f"synthetic {n}: {run['error']}", file=sys.stderr)

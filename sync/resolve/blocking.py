@@ -8,7 +8,7 @@ Keys are prefixed with the rule name so different rules never collide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import product
 from typing import Any
 
@@ -16,8 +16,15 @@ from sync.resolve.normalize import NORMALIZERS
 from sync.resolve.spec import BlockingRule
 
 
-def field_value(record: Mapping[str, Any], path: str) -> Any:
-    """A possibly dotted field (``address.city``) of a record; None when any step is missing."""
+def field_value(record: Mapping[str, Any], path: str | Sequence[str]) -> Any:
+    """A possibly dotted field (``address.city``) of a record; None when any step is missing.
+
+    Several fields (``[first_name, last_name]``) give the list of their values, or None when
+    all are empty: a person's name is compared whole, whichever field holds which part.
+    """
+    if not isinstance(path, str):
+        values = [field_value(record, p) for p in path]
+        return values if any(v not in (None, "") for v in values) else None
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):

@@ -67,6 +67,18 @@ def _company_similarity(a: list[Any], b: list[Any]) -> float | None:
                JaroWinkler.similarity(la, lb))
 
 
+def _person_prepare(value: Any) -> str | None:
+    tokens = nz.person_tokens(value)
+    return " ".join(tokens) if tokens else None
+
+
+def _person_similarity(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    # "zhi wei jiang" against "jiang zhiwei": the letters in name order matter, not the spaces
+    return max(fuzz.token_sort_ratio(a, b) / 100, fuzz.ratio(a.replace(" ", ""), b.replace(" ", "")) / 100)
+
+
 def _phone_prepare(value: Any) -> list[Any] | None:
     digits = nz.phone(value)
     if digits is None:
@@ -102,15 +114,17 @@ def _email_prepare(value: Any) -> list[Any] | None:
 
 
 def _email_similarity(a: list[Any], b: list[Any]) -> float:
-    (ea, role_a, free_a), (eb, role_b, _) = a, b
+    (ea, role_a, free_a), (eb, role_b, free_b) = a, b
     if ea == eb:
         return 1.0
     la, _, da = ea.rpartition("@")
     lb, _, db = eb.rpartition("@")
     if da == db and not free_a:
         return 0.3  # two mailboxes of one company domain; everybody shares a free-mail domain
-    if la == lb and not (role_a or role_b):
-        return 0.7  # the same personal mailbox name at another domain; info@ exists everywhere
+    if la == lb and (free_a or free_b) and not (role_a or role_b):
+        # one person's handle on another provider (QQ number at qq.com and foxmail.com); the same
+        # name at two company domains is two employers' naming scheme, and info@ exists everywhere
+        return 0.7
     return 0.0
 
 
@@ -145,12 +159,14 @@ COMPARATORS: dict[str, Comparator] = {c.name: c for c in (
     Comparator("company_name", _company_prepare, _company_similarity,
                "company names without legal suffixes; simplified/traditional, full-width; across scripts pinyin "
                "that spells the Latin name, else incomparable (a translation)"),
+    Comparator("person_name", _person_prepare, _person_similarity,
+               "a person's whole name ([first_name, last_name]) in any field order; pinyin for Chinese"),
     Comparator("phone", _phone_prepare, _phone_similarity,
                "1 same number; 0.95 national spelling of an international one; 0.9 a local number (7+ digits) "
                "without its area code"),
     Comparator("email", _email_prepare, _email_similarity,
-               "1 same address (case, +tags ignored); 0.7 same personal mailbox name elsewhere (not info@, ap@ ...); "
-               "0.3 same company domain (not a free-mail provider's)"),
+               "1 same address (case, +tags ignored); 0.7 same personal handle at another free-mail provider "
+               "(never info@, ap@ ...); 0.3 same company domain (not a free-mail provider's)"),
     Comparator("domain", nz.domain, _exact, "same company host, scheme/www/path ignored; free-mail domains are empty"),
     Comparator("address", nz.text, lambda a, b: fuzz.token_set_ratio(a, b) / 100, "address words overlap"),
     Comparator("tax_id", _tax_prepare, _tax_similarity,

@@ -45,6 +45,7 @@ from sync.store.store import AuditEntry, Store, now, to_json
 
 ACTIVE = ("loaded", "merged")
 PARAMS = 500  # bound parameters per IN list: well under SQLite's limit
+CACHED_FEATURES = 50_000  # prepared values kept while scoring: neighbours recur, memory stays flat
 
 T = TypeVar("T")
 
@@ -234,7 +235,7 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
         pairs = sorted(found)
         if not pairs:
             continue
-        if len(cache) > 200_000:
+        if len(cache) > CACHED_FEATURES:
             cache.clear()
         need = sorted({r for p in pairs for r in p} - cache.keys())
         for ids in chunks(need):

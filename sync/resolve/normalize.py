@@ -187,6 +187,53 @@ def tax_id(value: Any) -> str | None:
     return alnum_upper(value)
 
 
+# Two-character surnames, so 欧阳娜娜 is Ouyang Nana, not Ou Yangnana.
+COMPOUND_SURNAMES = frozenset((
+    "欧阳", "司马", "诸葛", "上官", "东方", "慕容", "令狐", "皇甫", "尉迟", "公孙", "司徒", "夏侯", "长孙",
+    "宇文", "端木", "澹台", "轩辕", "南宫", "西门", "申屠", "单于", "呼延", "闻人", "东郭", "百里",
+))
+
+
+def _ascii_fold(value: str) -> str:
+    # "Müller" and "Muller" are one spelling of a name; drop accents after NFKD
+    return "".join(ch for ch in unicodedata.normalize("NFKD", value) if not unicodedata.combining(ch))
+
+
+def person_tokens(value: Any) -> list[str] | None:
+    """A person's name as sorted Latin words, whichever field holds which part.
+
+    Takes one value or a list (``[first_name, last_name]``). Chinese is written in pinyin with
+    the given name as one word — 张伟 in one field is ``wei zhang`` like "Wei Zhang" or
+    FirstName 伟 / LastName 张 —, punctuation and accents are dropped, and the words are sorted
+    so "Martin, Robert" is "Robert Martin".
+    """
+    values = [v for v in (value if isinstance(value, list) else [value]) if v not in (None, "")]
+    parts: list[str] = []
+    for v in values:
+        s = text(v)
+        if s:
+            parts.extend(_PUNCT.sub(" ", simplified(s)).split())
+    if not parts:
+        return None
+    tokens: list[str] = []
+    whole = len(parts) == 1  # a Chinese name in one field: surname first, then the given name
+    for part in parts:
+        if not has_cjk(part):
+            tokens.append(_ascii_fold(part))
+        elif whole and 2 <= len(part) <= 4:
+            cut = 2 if part[:2] in COMPOUND_SURNAMES else 1
+            tokens += ["".join(lazy_pinyin(part[:cut])), "".join(lazy_pinyin(part[cut:]))]
+        else:
+            tokens.append("".join(lazy_pinyin(part)))
+    return sorted(t for t in tokens if t) or None
+
+
+def person_key(value: Any) -> str | None:
+    """The person's name words sorted and joined: a blocking key that meets across scripts."""
+    tokens = person_tokens(value)
+    return " ".join(tokens) if tokens else None
+
+
 def first_token(value: Any) -> str | None:
     s = text(value)
     return s.split()[0] if s else None
@@ -211,6 +258,7 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "domain": domain,
     "tax_id": tax_id,
     "first_token": first_token,
+    "person_key": person_key,
     "year": year,
 }
 """Normalisers by the name match YAML uses."""

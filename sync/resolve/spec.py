@@ -26,9 +26,9 @@ class _Strict(BaseModel):
 
 
 class KeyPart(_Strict):
-    """One field of a blocking key, passed through a normaliser."""
+    """One field of a blocking key (or several joined with ``+``), passed through a normaliser."""
 
-    field: str
+    field: str | list[str]
     normalize: str = "text"
 
 
@@ -49,7 +49,8 @@ class BlockingRule(_Strict):
         for part in value or []:
             if isinstance(part, str):
                 field, _, norm = part.partition("|")
-                out.append({"field": field.strip(), "normalize": norm.strip() or "text"})
+                fields = [f.strip() for f in field.split("+")]
+                out.append({"field": fields if len(fields) > 1 else fields[0], "normalize": norm.strip() or "text"})
             else:
                 out.append(part)
         return out
@@ -91,7 +92,8 @@ class Level(_Strict):
 
 class Comparison(_Strict):
     name: str
-    field: str = Field(description="field name; dotted for nested, e.g. address.city")
+    field: str | list[str] = Field(
+        description="field name, dotted for nested (address.city); a list compares several fields as one value")
     comparator: str
     levels: list[Level] = Field(min_length=1)
     null_weight: float = Field(default=0.0, description="weight when either side is empty")

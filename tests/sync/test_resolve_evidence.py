@@ -64,6 +64,7 @@ def test_role_mailboxes_at_two_companies_are_not_the_same_mailbox() -> None:
     assert similarity("email", "ap@huateng.com.cn", "ap@norvale.co.uk") == 0.0
     assert similarity("email", "finance.cn@a.com", "finance.cn@b.com") == 0.0
     assert similarity("email", "147533030@qq.com", "147533030@foxmail.com") == 0.7  # one person's handle
+    assert similarity("email", "wei.zhang@huateng.com.cn", "wei.zhang@norvale.co.uk") == 0.0  # two employers
     assert similarity("email", "AP@Acme.com", "ap@acme.com") == 1.0  # the same address is the same address
 
 
@@ -219,3 +220,43 @@ def test_edited_rules_rescore_every_record_and_keep_golden_ids(tmp_path: Path, c
     assert after["C1"] == after["A1"] and after["A2"] == before["A2"]
     assert after["C1"] in (before["C1"], before["A1"])  # a merge keeps one of the old ids
     assert resolve(store, laxer, "customer").changed == 0
+
+
+# -- contacts: a person's whole name across scripts and fields ----------------------------------------
+@pytest.fixture(scope="module")
+def contacts(config: MatchConfig) -> Scorer:
+    return Scorer(config.rules_for("contact"))
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ({"first_name": "伟", "last_name": "张"}, {"first_name": "Wei", "last_name": "Zhang"}),
+    ({"last_name": "张伟"}, {"first_name": "wei", "last_name": "ZHANG"}),  # whole name in one field
+    ({"last_name": "蒋志伟"}, {"first_name": "Zhiwei", "last_name": "Jiang"}),
+    ({"first_name": "Martin,", "last_name": "Robert"}, {"first_name": "Robert", "last_name": "Martin"}),
+    ({"first_name": "Yuki van", "last_name": "Dijk"}, {"first_name": "Yuki", "last_name": "van Dijk"}),
+    ({"last_name": "欧阳娜娜"}, {"first_name": "Nana", "last_name": "Ouyang"}),  # a two-character surname
+])
+def test_one_persons_name_in_other_scripts_and_fields(contacts: Scorer, a: dict, b: dict) -> None:
+    assert level(score(contacts, a, b), "name") == "same"
+
+
+def test_namesakes_at_two_employers_are_two_people(contacts: Scorer) -> None:
+    a = {"first_name": "Wei", "last_name": "Zhang", "email": "wei.zhang@huateng.com.cn", "phone": "+8613800138000"}
+    b = {"first_name": "伟", "last_name": "张", "email": "wei.zhang@norvale.com.cn", "phone": "+8613911112222"}
+    result = score(contacts, a, b)
+    assert level(result, "email") == "different" and result.decision != "match"
+
+
+def test_a_name_and_a_colleagues_address_at_the_same_company_match(contacts: Scorer) -> None:
+    a = {"last_name": "张伟", "email": "ap@huateng.com.cn"}
+    b = {"first_name": "Wei", "last_name": "Zhang", "email": "wei.zhang@huateng.com.cn"}
+    assert score(contacts, a, b).decision == "match"
+
+
+def test_a_blocking_key_may_join_several_fields(config: MatchConfig) -> None:
+    from sync.resolve.blocking import keys_for
+
+    rules = config.rules_for("contact").blocking
+    name_rule = next(r for r in rules if r.name == "name")
+    assert name_rule.key[0].field == ["first_name", "last_name"]
+    assert keys_for({"last_name": "张伟"}, rules) == keys_for({"first_name": "Wei", "last_name": "Zhang"}, rules)

@@ -212,14 +212,14 @@ def test_record_deleted_at_source_leaves_its_golden(tmp_path: Path, config: Matc
 
 
 def test_unknown_comparator_points_at_the_line(tmp_path: Path) -> None:
-    bad = CONFIG.read_text().replace("comparator: jaro_winkler", "comparator: jarowinkler", 1)
+    bad = CONFIG.read_text().replace("comparator: person_name", "comparator: personname", 1)
     path = tmp_path / "match.yml"
     path.write_text(bad)
     with pytest.raises(ConfigError) as caught:
         load_match_config(path)
-    line = next(i for i, text in enumerate(bad.splitlines(), 1) if "jarowinkler" in text)
+    line = next(i for i, text in enumerate(bad.splitlines(), 1) if "personname" in text)
     message = str(caught.value)
-    assert f"match.yml:{line}:" in message and "did you mean 'jaro_winkler'" in message
+    assert f"match.yml:{line}:" in message and "did you mean 'person_name'" in message
 
 
 @pytest.mark.postgres
