@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,9 @@ def run_synthetic(customers: int, seed: int, store_path: str | None, entities: l
             "rerun_changed": again.changed, "pairs_scored": result.pairs_scored, "golden": result.golden})
     out["wall_s"] = round(time.perf_counter() - started, 1)
     out["peak_mb"] = round(peak_mb())
+    store.engine.dispose()
+    truth.db.close()
+    shutil.rmtree(folder, ignore_errors=True)  # a 1M-customer store is gigabytes
     return out
 
 
