@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, logs
+from sync import cli_golden, cli_mapping, cli_migrate, logs
 from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
 from sync.cli_common import console as _console
 from sync.exitcodes import ExitCode
@@ -233,7 +233,7 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
         handle.stop()
 
 
-for _command in (*cli_golden.COMMANDS, cli_mapping.mapping):
+for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
 
 
