@@ -35,8 +35,9 @@ class StageReport:
 
 
 def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
-    """Parse the rule file of every enabled stage up front, so a bad file stops the run before it
-    starts (ConfigError with file:line:column). A stage without ``rules:`` uses the shipped file."""
+    """Parse the rule file of every enabled stage (and the writeback mapping) up front, so a bad
+    file stops the run before it starts (ConfigError with file:line:column). A stage without
+    ``rules:`` uses the shipped file."""
     from sync.enrich import load_rules as load_scoring
     from sync.quality import load_checks
     from sync.resolve import load_match_config
@@ -48,6 +49,11 @@ def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
         toggle = getattr(loaded.pipeline, stage)
         if toggle.enabled:
             parsed[stage] = loader(loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES[stage])
+    if loaded.pipeline.writeback.enabled:
+        from sync.writeback.mapping import load_mapping
+        from sync.writeback.stage import mapping_path
+
+        parsed["writeback"] = load_mapping(mapping_path(loaded))
     return parsed
 
 

@@ -32,7 +32,6 @@ from singer_sdk.sinks import BatchSink
 from connectors.salesforce.client import AuthenticationError
 from connectors.salesforce.writeback_config import WritebackSettings, config_jsonschema, parse_settings
 from connectors.salesforce.writeback_engine import EngineResult, WritebackEngine
-from connectors.salesforce.writeback_mapping import LoadedMapping, load_mapping
 from connectors.salesforce.writeback_report import (
     EXIT_CONFIG,
     exit_code,
@@ -40,6 +39,7 @@ from connectors.salesforce.writeback_report import (
     write_files,
 )
 from sync.store import Store
+from sync.writeback.mapping import LoadedMapping, load_mapping
 from sync.yamlconf import ConfigError
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.salesforce.writeback_mapping import Intent, LoadedMapping
 from connectors.salesforce.writeback_store import Change, LastWritten
-from connectors.salesforce.writeback_values import same
+from sync.writeback.mapping import Intent, LoadedMapping
+from sync.writeback.values import same
 
 
 def diff(intent: Intent, last: LastWritten | None, mapping: LoadedMapping) -> Change | None:

@@ -25,13 +25,13 @@ from typing import Any
 from connectors.salesforce.client import ApiLimitReached, AuthenticationError, SalesforceClient, SalesforceError
 from connectors.salesforce.writeback_config import WritebackSettings
 from connectors.salesforce.writeback_diff import diff_all
-from connectors.salesforce.writeback_mapping import Intent, LoadedMapping, MapStats, Operation
 from connectors.salesforce.writeback_read import read_current
 from connectors.salesforce.writeback_recover import recover
 from connectors.salesforce.writeback_send import Sender, WritebackStopped
 from connectors.salesforce.writeback_store import Change, Outcome, Queued, WritebackStore
-from connectors.salesforce.writeback_values import ValueProblem, canonical
 from sync.store import Store
+from sync.writeback.mapping import Intent, LoadedMapping, MapStats, Operation
+from sync.writeback.values import ValueProblem, canonical
 
 log = logging.getLogger(__name__)
 

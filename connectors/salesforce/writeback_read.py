@@ -12,7 +12,7 @@ from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.writeback_store import Change, Outcome
-from connectors.salesforce.writeback_values import Kind, same, same_loose
+from sync.writeback.values import Kind, same, same_loose
 
 KindOf = Callable[[str, str], "Kind | None"]
 """(object, field) -> the field's kind when known."""

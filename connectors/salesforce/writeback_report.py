@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.salesforce.writeback_engine import EngineResult, PreviewLine
-from connectors.salesforce.writeback_values import shown
+from sync.writeback.values import shown
 
 EXIT_OK = 0
 EXIT_FAILED = 1

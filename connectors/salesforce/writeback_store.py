@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from connectors.salesforce.writeback_mapping import Intent, Operation
-from connectors.salesforce.writeback_values import stored
 from sync.store import AuditEntry, Store
 from sync.store.schema import writeback_batches, writeback_inflight, writeback_queue, writeback_state
 from sync.store.store import now, to_json
+from sync.writeback.mapping import Intent, Operation
+from sync.writeback.values import stored
 
 SYSTEM = "salesforce"
 CHUNK = 400  # keys per IN (...): well under SQLite's bound-parameter limit

@@ -117,3 +117,16 @@ def test_validate_checks_the_rule_files_too(tmp_path):
     checks.write_text("version: 1\nchecks: []\n")
     ok = crm2("validate", "--config", str(config))
     assert ok.returncode == 0 and "checks, resolve, enrich" in ok.stdout
+
+
+def test_validate_checks_the_writeback_mapping_when_writeback_is_on(tmp_path):
+    db = tmp_path / "s.sqlite"
+    mapping = tmp_path / "writeback.yml"
+    mapping.write_text("version: 1\nobjects:\n  Account:\n    strem: customer_scores\n")
+    config = write_config(tmp_path, db, f"writeback: {{enabled: true, mapping: {mapping}}}\n")
+    result = crm2("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{mapping}:4:5: unknown key 'strem' (did you mean 'stream'?)" in result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+    off = write_config(tmp_path, db, f"writeback: {{enabled: false, mapping: {mapping}}}\n")
+    assert crm2("validate", "--config", str(off)).returncode == 0

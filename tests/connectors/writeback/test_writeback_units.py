@@ -12,12 +12,12 @@ import sqlalchemy as sa
 
 from connectors.salesforce.writeback_config import parse_settings
 from connectors.salesforce.writeback_diff import diff
-from connectors.salesforce.writeback_mapping import Intent, LoadedMapping, MapStats, load_mapping
 from connectors.salesforce.writeback_store import LastWritten
-from connectors.salesforce.writeback_values import canonical, csv_cell, same, same_loose
 from sync.shipped import MAPPINGS
 from sync.store import Store, migrate
 from sync.store.schema import writeback_queue, writeback_state
+from sync.writeback.mapping import Intent, LoadedMapping, MapStats, load_mapping
+from sync.writeback.values import canonical, csv_cell, same, same_loose
 from sync.yamlconf import ConfigError
 
 SCHEMA = {"properties": {"golden_id": {"type": "string"}, "tier": {"type": ["string", "null"]},

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.salesforce.writeback_values import Kind, ValueProblem, canonical, kind_from_schema
+from sync.writeback.values import Kind, ValueProblem, canonical, kind_from_schema
 from sync.yamlconf import ConfigError, Problem, did_you_mean, position, read_yaml, validate
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

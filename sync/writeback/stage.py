@@ -36,15 +36,19 @@ def bookmark_name(target: str) -> str:
     return f"writeback:{target}"
 
 
+def mapping_path(loaded: LoadedConfig) -> Path:
+    wb = loaded.pipeline.writeback
+    return loaded.resolve_path(wb.mapping) if wb.mapping else MAPPINGS / "writeback.yml"
+
+
 def _target_config(loaded: LoadedConfig, store_url: str, run_id: str, output_dir: Path) -> dict[str, Any]:
     wb = loaded.pipeline.writeback
     config: dict[str, Any] = dict(wb.config)
     for key in _PATH_SETTINGS:  # relative to the pipeline config, like every other path in it
         if isinstance(config.get(key), str) and not Path(config[key]).is_absolute():
             config[key] = str(loaded.resolve_path(Path(config[key])))
-    mapping = loaded.resolve_path(wb.mapping) if wb.mapping else MAPPINGS / "writeback.yml"
-    return {**config, "store_url": store_url, "mapping": str(mapping), "run_id": run_id, "dry_run": wb.dry_run,
-            "bookmark_name": bookmark_name(wb.target), "output_dir": str(output_dir)}
+    return {**config, "store_url": store_url, "mapping": str(mapping_path(loaded)), "run_id": run_id,
+            "dry_run": wb.dry_run, "bookmark_name": bookmark_name(wb.target), "output_dir": str(output_dir)}
 
 
 def _summary(output_dir: Path) -> dict[str, Any]:
