@@ -164,8 +164,18 @@ def _emit(report: VerifyReport, as_json: bool, html: Path | None) -> None:
             click.echo(line)
 
 
-def _record_verify(store: Store, report: VerifyReport, command: str, config: str) -> None:
-    run_id = store.start_run(command, config)
+@contextlib.contextmanager
+def _verify_run(store: Store, config: str) -> Iterator[Callable[[VerifyReport], None]]:
+    """A 'migrate-verify' run record around a reconciliation, so crm2 runs shows each sign-off."""
+    run_id = store.start_run("migrate-verify", config)
+    try:
+        yield lambda report: _finish_verify(store, run_id, report)
+    except BaseException as exc:
+        store.finish_run(run_id, status="failed", exit_code=int(ExitCode.FAILED), error=type(exc).__name__)
+        raise
+
+
+def _finish_verify(store: Store, run_id: str, report: VerifyReport) -> None:
     report.run_id = run_id
     store.finish_run(run_id, status="ok" if report.ok else "failed", exit_code=0 if report.ok else 1,
                      counts={"verify": report.as_dict()["totals"],
@@ -192,9 +202,10 @@ def verify_command(config_path: Path, sources: tuple[str, ...], sample: int, as_
     changes the store while it counts.
     """
     loaded, url = _load(config_path)
-    with _failures(), Store.open(url) as store, run_lock(url), _progress("verifying") as progress:
+    with (_failures(), Store.open(url) as store, run_lock(url), _progress("verifying") as progress,
+          _verify_run(store, str(loaded.path)) as finish):
         report = verify(store, open_sources(loaded, sources), sample=sample, on_record=progress)
-        _record_verify(store, report, "migrate-verify", str(loaded.path))
+        finish(report)
     _emit(report, as_json, html)
     sys.exit(ExitCode.OK if report.ok else ExitCode.FAILED)
 
@@ -217,8 +228,9 @@ def cutover_command(config_path: Path, sources: tuple[str, ...], sample: int, as
         click.echo(f"cutover sync {result.outcome.run_id}: {result.outcome.status}", err=True)
         if result.report is None:
             raise Abort(ExitCode.FAILED, "the delta sync failed; fix it and run cutover again (nothing to verify yet)")
-        _record_verify(store, result.report, "migrate-verify", str(loaded.path))
-    _emit(result.report, as_json, html)
+        report = result.report
+        report.run_id = result.outcome.run_id  # the cutover's own run record is the one to sign off
+    _emit(report, as_json, html)
     sys.exit(ExitCode.OK if result.ok else ExitCode.FAILED)
 
 

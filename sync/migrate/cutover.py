@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync.config import LoadedConfig
+from sync.lock import run_lock
 from sync.migrate.full_run import narrowed
 from sync.migrate.sources import open_sources
 from sync.migrate.verify import DEFAULT_SAMPLE, VerifyReport, verify
@@ -40,6 +41,7 @@ def cutover(loaded: LoadedConfig, store: Store, store_url: str, *, sources: Coll
     outcome = run(config, store, store_url, command="migrate-cutover", env=env, log_dir=log_dir, on_stage=on_stage)
     if outcome.status == "failed":
         return CutoverResult(outcome, None)
-    report = verify(store, open_sources(loaded, list(sources), env=env, log_dir=log_dir), sample=sample,
-                    on_record=on_record)
+    with run_lock(store_url):  # no scheduled sync may change the store while it is counted
+        report = verify(store, open_sources(loaded, list(sources), env=env, log_dir=log_dir), sample=sample,
+                        on_record=on_record)
     return CutoverResult(outcome, report)
