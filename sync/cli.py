@@ -83,6 +83,12 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
             table.add_row("Salesforce Accounts written back", f"{stage.counts.get('written', 0):,}")
             table.add_row("Salesforce API calls for the writeback", f"{stage.counts.get('api_calls', 0):,}")
     console.print(table)
+    store_flag = f"--store {workdir / 'crm2.sqlite'}"
+    console.print(f"Look around: crm2 runs {store_flag} · crm2 checks {store_flag} · crm2 report {store_flag}",
+                  markup=False, highlight=False)
+    if summary.get("example"):
+        console.print(f"Why is a customer tier A? crm2 explain customer {summary['example']} {store_flag}",
+                      markup=False, highlight=False)
     if result.missing:
         console.print("[bold]Not there yet in this version:[/bold]")
         for item in result.missing:

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from sync import standins
 from sync.config import EnrichToggle, Extractor, LoadedConfig, PipelineConfig, StoreConfig, WritebackConfig
 from sync.run import RunOutcome, StageReport, run
 from sync.shipped import MAPPINGS
 from sync.store import Store
+from sync.store.schema import crosswalk, golden
 from sync.synthetic import NOW_DATE
 
 log = logging.getLogger(__name__)
@@ -74,5 +77,20 @@ def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: boo
             outcome = run(loaded, store, f"sqlite:///{store_path}", command="demo", env=env,
                           log_dir=workdir / "logs", on_stage=on_stage)
             summary = store.summary()
+            summary["example"] = _example_customer(store)
     missing += [f"{s.name}: {s.detail}" for s in outcome.stages if s.status == "unavailable"]
     return DemoResult(outcome, summary, missing)
+
+
+def _example_customer(store: Store) -> str | None:
+    """A tier-A golden customer known to several sources: the one worth `crm2 explain`-ing first."""
+    x = crosswalk
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(golden.c.golden_id, golden.c.data, sa.func.count(sa.distinct(x.c.source_system)))
+            .join(x, x.c.golden_id == golden.c.golden_id)
+            .where(golden.c.entity == "customer", golden.c.merged_into.is_(None))
+            .group_by(golden.c.golden_id, golden.c.data)
+            .order_by(sa.func.count(sa.distinct(x.c.source_system)).desc(), golden.c.golden_id)).all()
+    tier_a = [gid for gid, data, _ in rows if (data or {}).get("tier") == "A"]
+    return (tier_a or [gid for gid, _, _ in rows] or [None])[0]
