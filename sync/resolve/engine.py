@@ -8,8 +8,9 @@ A run has three steps, all in one transaction so golden records move consistentl
 2. **score** — only those changed records are paired, through shared blocking keys looked up
    in SQL, with every record already known; pairs scored match or review are kept.
 3. **cluster** — clusters are rebuilt from the kept links and people's decisions (cheap: no
-   scoring), compared with the golden records they had, and only clusters that changed get
-   new golden data, ids, crosswalk rows and merge audit entries.
+   scoring but of members of clusters that are not cliques of links, checked for a rule's
+   no_match between them), compared with the golden records they had, and only clusters that
+   changed get new golden data, ids, crosswalk rows and merge audit entries.
 
 Memory holds integer ids and golden ids, not records: keys, prepared values and pairs live in
 the store, and records are read in pages.
@@ -28,7 +29,7 @@ from sqlalchemy import Connection
 
 from sync.resolve.blocking import keys_for
 from sync.resolve.cluster import UnionFind, assign_ids, group
-from sync.resolve.scoring import Scorer
+from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.store.schema import (
@@ -103,7 +104,7 @@ def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None =
         _rescore_if_rules_changed(store, conn, entity, rules, run_id)
         dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
         _score(conn, entity, rules, scorer, dirty, run_id, result)
-        _recluster(store, conn, entity, rules, set(dirty), touched, run_id, result)
+        _recluster(store, conn, entity, rules, scorer, set(dirty), touched, run_id, result)
     return result
 
 
@@ -273,7 +274,66 @@ def _constraints(conn: Connection, entity: str) -> tuple[list[tuple[int, int]], 
     return must, never
 
 
-def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, dirty: set[int],
+def _honour_vetoes(conn: Connection, entity: str, scorer: Scorer, clusters: dict[int, list[int]],
+                   degree: dict[int, int], must: list[tuple[int, int]], never: list[tuple[int, int]],
+                   previous: dict[int, str | None], dirty: set[int]) -> None:
+    """A rule's no_match (two different valid tax ids) holds for whole clusters, not just pairs.
+
+    Links chain: a subsidiary sharing the group's domain with the parent and a switchboard
+    with a sister company joins three legal entities. Only a cluster that is not a clique of
+    links can hide such a pair, so only those (small) clusters are checked: every pair of
+    members is scored, and where a rule says no_match the members are clustered again with
+    those pairs forbidden, links strongest first — the same order as the first pass. A cluster
+    of unchanged records that were one golden record before was checked then: skipped, so an
+    unchanged re-run scores nothing.
+    """
+    def suspect(members: list[int]) -> bool:
+        if len(members) < 3 or sum(degree.get(x, 0) for x in members) == len(members) * (len(members) - 1):
+            return False
+        return any(x in dirty for x in members) or len({previous[x] for x in members}) > 1
+
+    suspects = [root for root, members in clusters.items() if suspect(members)]
+    for batch in chunks(suspects, 200):
+        rids = sorted({x for root in batch for x in clusters[root]})
+        features: dict[int, Any] = {}
+        for part in chunks(rids):
+            features.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
+                                         .where(match_records.c.rid.in_(part))).all())
+        for root in batch:
+            members = sorted(clusters[root])
+            vetoes = [(a, b) for i, a in enumerate(members) for b in members[i + 1:]
+                      if _vetoed(scorer.score(features[a], features[b]))]
+            if not vetoes:
+                continue
+            inside = set(members)
+            uf = UnionFind()
+            for x, y in never:
+                if x in inside and y in inside:
+                    uf.forbid(x, y)
+            for x, y in must:
+                if x in inside and y in inside:
+                    uf.union(x, y)
+            for x, y in vetoes:
+                uf.forbid(x, y)
+            p = match_pairs
+            found: list[tuple[float, int, int]] = []
+            for part in chunks(members):
+                found += [(-r.weight, r.left_rid, r.right_rid) for r in conn.execute(
+                    sa.select(p.c.weight, p.c.left_rid, p.c.right_rid).where(
+                        p.c.entity == entity, p.c.decision == "match", p.c.left_rid.in_(part)))
+                    if r.right_rid in inside]
+            for _, x, y in sorted(found):
+                uf.union(x, y)
+            del clusters[root]
+            for sub_root, sub in group(members, uf.find).items():
+                clusters[sub_root] = sub
+
+
+def _vetoed(score: PairScore) -> bool:
+    return score.decision == "no_match" and score.rule != "score"
+
+
+def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, dirty: set[int],
                touched: set[str], run_id: str | None, result: ResolveResult) -> None:
     m, c = match_records, crosswalk
     previous: dict[int, str | None] = {}
@@ -294,9 +354,13 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     links = conn.execute(sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid)
                          .where(match_pairs.c.entity == entity, match_pairs.c.decision == "match")
                          .order_by(match_pairs.c.weight.desc(), match_pairs.c.left_rid, match_pairs.c.right_rid))
+    degree: dict[int, int] = {}
     for x, y in links:
-        uf.union(x, y)
+        if uf.union(x, y):
+            degree[x] = degree.get(x, 0) + 1
+            degree[y] = degree.get(y, 0) + 1
     clusters = group(previous, uf.find)
+    _honour_vetoes(conn, entity, scorer, clusters, degree, must, never, previous, dirty)
     result.golden = len(clusters)
 
     affected: list[list[int]] = []

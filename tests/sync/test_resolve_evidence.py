@@ -260,3 +260,26 @@ def test_a_blocking_key_may_join_several_fields(config: MatchConfig) -> None:
     name_rule = next(r for r in rules if r.name == "name")
     assert name_rule.key[0].field == ["first_name", "last_name"]
     assert keys_for({"last_name": "张伟"}, rules) == keys_for({"first_name": "Wei", "last_name": "Zhang"}, rules)
+
+
+def test_a_tax_id_veto_holds_for_the_cluster_not_just_the_pair(tmp_path: Path, config: MatchConfig) -> None:
+    # parent and subsidiary: two legal entities (two valid codes) joined through a record that
+    # shares the group's domain with one and the switchboard with the other
+    store = Store.open(f"{tmp_path}/crm2.sqlite")
+    records = [
+        StagedRecord("finance", "customers", "C1", "customer",
+                     {"name": "华腾科技有限公司", "tax_id": USCC_A, "domain": "huateng.com.cn"}),
+        StagedRecord("sales", "accounts", "A1", "customer",
+                     {"name": "华腾科技", "domain": "huateng.com.cn", "phone": "+862162881234"}),
+        StagedRecord("salesforce", "Account", "S1", "customer",
+                     {"name": "华腾科技有限公司", "tax_id": USCC_B, "phone": "+862162881234"}),
+    ]
+    with store.begin() as conn:
+        store.stage(conn, records, None)
+    resolve(store, config, "customer")
+    ids = golden_ids(store)
+    assert ids["C1"] != ids["S1"]  # never one customer, whatever chain of links
+    assert ids["A1"] == ids["S1"]  # the stronger link (the switchboard) wins
+    again = resolve(store, config, "customer")
+    assert (again.changed, again.pairs_scored, again.clusters_written) == (0, 0, 0)
+    assert golden_ids(store) == ids
