@@ -38,9 +38,11 @@ def configure(*, verbose: bool = False, json_logs: bool | None = None) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
     else:
+        from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(show_path=False, markup=False, rich_tracebacks=False)
+        # logs belong on stderr: stdout carries a command's output (--json, reports)
+        handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False, rich_tracebacks=False)
     handler.addFilter(RedactingFilter())
     handler._crm2 = True  # type: ignore[attr-defined]
     root.addHandler(handler)
