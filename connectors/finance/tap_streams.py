@@ -120,8 +120,11 @@ class LedgerTableStream(Stream):
         engine = self.finance_tap.engine
         query = self.query(context)
         with engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=self.finance_tap.settings.fetch_size)
-            yield from self._rows(result.execute(query))
+            streaming = conn.execution_options(stream_results=True, yield_per=self.finance_tap.settings.fetch_size)
+            # Closed explicitly: a sync stopped early (record limit, connection test, a failing
+            # target) would otherwise leave PostgreSQL's server-side cursor open until GC.
+            with streaming.execute(query) as result:
+                yield from self._rows(result)
 
     def _rows(self, result: sa.CursorResult[Any]) -> Iterator[dict[str, Any]]:
         dt_cols, date_cols = self._datetime_columns, self._date_columns
