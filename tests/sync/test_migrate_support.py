@@ -144,12 +144,13 @@ def _strings(value: Any) -> Iterator[str]:
         yield str(value)
 
 
-def find_values(store: Path, archives: Iterable[Path], needles: Iterable[str]) -> list[str]:
-    """Where any needle (case-insensitively) occurs: every column of every table of the store (JSON
-    decoded, so escaped characters count too), every row and the raw bytes of every archive file."""
+def find_values(store: Path | str, archives: Iterable[Path], needles: Iterable[str]) -> list[str]:
+    """Where any needle (case-insensitively) occurs: every column of every table of the store (a SQLite
+    file or a URL; JSON decoded, so escaped characters count too), every row and the raw bytes of
+    every archive file."""
     wanted = [n.casefold() for n in needles if n]
     hits: list[str] = []
-    engine = sa.create_engine(f"sqlite:///{store}")
+    engine = sa.create_engine(store if isinstance(store, str) else f"sqlite:///{store}")
     try:
         with engine.connect() as conn:
             for table in metadata.sorted_tables:
