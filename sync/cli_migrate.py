@@ -273,7 +273,7 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
 
 # -- erase --------------------------------------------------------------------------------------
 @migrate.command("erase", epilog=_exits("0  erased (or, without --apply, shown what would be erased)",
-                                        "1  the erasure failed; nothing in the store changed",
+                                        "1  the erasure failed (see docs/migration.md: rerun it)",
                                         "2  bad policy, config or subject: nothing ran"))
 @CONFIG_OPTION
 @click.option("--policy", type=click.Path(path_type=Path), default=CONFIG / "retention.yml",
