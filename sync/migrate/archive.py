@@ -102,6 +102,7 @@ def write_archive(out: Path, store: Store, sources: Sequence[Source], *, fmt: st
         raise ArchiveError(f"unknown format '{fmt}' (expected one of: {', '.join(FORMATS)})")
     if out.exists() and any(out.iterdir()):
         raise ArchiveError(f"{out} is not empty: an archive is written to a new folder, never over another")
+    created = not out.exists()
     private_dir(out)
     run_id = store.start_run("migrate-archive", config)
     encoding = "parquet" if fmt == "parquet" else "jsonl.gz" if compress else "jsonl"
@@ -114,10 +115,22 @@ def write_archive(out: Path, store: Store, sources: Sequence[Source], *, fmt: st
         manifest.save(out)
     except BaseException as exc:
         store.finish_run(run_id, status="failed", exit_code=1, error=type(exc).__name__)
+        _discard(out, created)  # half an archive is no archive; the folder is ready for the next attempt
         raise
     store.finish_run(run_id, status="ok", exit_code=0,
                      counts={"archived": {f.path: f.rows for f in manifest.files}})
     return manifest
+
+
+def _discard(out: Path, created: bool) -> None:
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for child in out.iterdir():  # the folder was empty when we started: everything in it is ours
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _archive_source(out: Path, store: Store, source: Source, manifest: Manifest, fmt: str, compress: bool,

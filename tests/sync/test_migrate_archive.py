@@ -13,6 +13,7 @@ import pytest
 from test_migrate_support import Org, crm2, rows, start_org
 
 from sync.migrate.archive_files import Manifest, read_rows
+from sync.shipped import MAPPINGS
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,16 @@ def test_archive_refuses_to_write_over_an_existing_archive(org: Org, jsonl: Path
     assert result.returncode == 2 and "not empty" in result.stderr
     not_archive = crm2(org, "migrate", "archive", "--check", jsonl / "salesforce")
     assert not_archive.returncode == 2 and "not a crm2 archive" in not_archive.stderr
+
+
+def test_a_failing_tap_leaves_no_half_archive(org: Org, tmp_path: Path):
+    config = tmp_path / "broken.yml"
+    config.write_text(org.config.read_text() + f"  - {{name: finance, tap: tap-crm2-finance, mapping: "
+                                               f"{MAPPINGS / 'finance.yml'}, config: {{url: 'sqlite:////no/such.db'}}}}\n")
+    out = tmp_path / "out"
+    result = crm2(org, "migrate", "archive", "--config", config, "--out", out)
+    assert result.returncode == 1 and "tap-crm2-finance exited" in result.stderr, result.stderr
+    assert not out.exists()
+    (status,) = rows(org.store, "SELECT status FROM runs WHERE command = 'migrate-archive' "
+                                "ORDER BY started_at DESC LIMIT 1")[0]
+    assert status == "failed"
