@@ -361,6 +361,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
             degree[y] = degree.get(y, 0) + 1
     clusters = group(previous, uf.find)
     _honour_vetoes(conn, entity, scorer, clusters, degree, must, never, previous, dirty)
+    del uf, degree  # a record's worth of bookkeeping each: freed before the refs are read
     result.golden = len(clusters)
 
     affected: list[list[int]] = []
@@ -379,7 +380,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
         ref_of.update((x.rid, ref_text(x.source_system, x.source_object, x.source_id)) for x in conn.execute(
             sa.select(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id).where(m.c.rid.in_(part))))
     ref_lists = [sorted(ref_of[x] for x in members) for members in affected]
-    prev_by_ref = {ref_of[x]: previous[x] for x in wanted}
+    prev_by_ref = {ref_of[x]: previous[x] for x in wanted if previous[x] is not None}  # new records: none
 
     existing: dict[str, tuple[Any, str | None]] = {
         g: (created, merged) for g, created, merged in conn.execute(
