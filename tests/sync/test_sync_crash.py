@@ -122,12 +122,13 @@ def uninterrupted(tmp_path_factory) -> dict[str, Any]:
 
 
 KILL_POINTS = {
-    "mid-salesforce-extract": ("extract:salesforce: starting", 1.0),
+    "mid-salesforce-extract": ("extract:salesforce: starting", 0.8),
     "mid-sales-extract": ("extract:sales: starting", 0.4),
     "entering-checks": ("checks: starting", 0.0),
     "mid-resolve": ("resolve: starting", 0.15),
     "mid-enrich": ("enrich: starting", 0.1),
-    "mid-writeback": ("writeback: starting", 1.2),
+    # the writeback pipe takes over a second just to start its two processes: 0.3 s is inside it
+    "mid-writeback": ("writeback: starting", 0.3),
 }
 
 
