@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from singer_sdk import Stream
 
+from connectors.bookmarks import LAST_KEY, iso_utc, parse_dt, resume_point
 from sync.enrich.explain import reasons_summary
 from sync.store.schema import crosswalk, golden
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     from connectors.crm2.tap import TapCrm2
 
-LAST_KEY = "replication_key_last_key"
 LIVE_STATUSES = ("loaded", "merged")
 """Crosswalk statuses of Salesforce records that still belong to a customer (not deleted, not quarantined)."""
 
@@ -64,17 +64,6 @@ SCHEMA: dict[str, Any] = {
     },
     "required": ["golden_id", "updated_at", "salesforce_account_ids"],
 }
-
-
-def iso_utc(value: datetime) -> str:
-    """One fixed format, so bookmarks compare as strings in time order; naive means UTC."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat(timespec="microseconds")
-
-
-def parse_dt(value: Any) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _number(value: Any) -> float | None:
@@ -134,18 +123,8 @@ class CustomerScoresStream(Stream):
 
     def bookmark(self, context: Context | None) -> tuple[datetime | None, str | None]:
         """(change time, last golden id) to resume after; the id only counts for that very time."""
-        start = self.get_starting_replication_key_value(context)
-        if start is None:
-            return None, None
-        start_dt = parse_dt(start)
-        state = self.get_context_state(context)
-        saved, last = state.get("replication_key_value"), state.get(LAST_KEY)
-        if saved is not None:
-            # singer-sdk checks the sort order by comparing strings: same format as the records
-            state["replication_key_value"] = iso_utc(parse_dt(saved))
-        if saved is not None and last is not None and parse_dt(saved) == start_dt:
-            return start_dt, str(last)
-        return start_dt, None
+        since, last = resume_point(self, context)
+        return since, (str(last) if last is not None else None)
 
     def query(self, engine: sa.Engine, context: Context | None) -> sa.Select[Any]:
         g = golden

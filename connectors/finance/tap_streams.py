@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from singer_sdk import Stream
 
+from connectors.bookmarks import LAST_KEY, iso_utc, parse_dt, resume_point
 from connectors.finance.tap_config import StreamSpec
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
     from connectors.finance.tap import TapFinance
 
-LAST_KEY = "replication_key_last_key"
 
 
 def jsonschema_for(column: sa.Column[Any]) -> dict[str, Any]:
@@ -52,12 +52,6 @@ def jsonschema_for(column: sa.Column[Any]) -> dict[str, Any]:
     else:
         schema = {"type": ["string", "null"]}
     return schema
-
-
-def iso_utc(value: datetime) -> str:
-    """One fixed format, so bookmarks compare as strings in time order; naive means UTC."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat(timespec="microseconds")
 
 
 class LedgerTableStream(Stream):
@@ -84,19 +78,8 @@ class LedgerTableStream(Stream):
 
     def bookmark(self, context: Context | None) -> tuple[datetime | None, list[Any] | None]:
         """(change time, last key) to resume after; the key only counts if it belongs to that time."""
-        start = self.get_starting_replication_key_value(context)
-        if start is None:
-            return None, None
-        start_dt = _parse_dt(start)
-        state = self.get_context_state(context)
-        saved, last = state.get("replication_key_value"), state.get(LAST_KEY)
-        if saved is not None:
-            # singer-sdk checks the sort order by comparing strings, so a bookmark written in
-            # another ISO form ("...Z") must be in this tap's form before the first row.
-            state["replication_key_value"] = iso_utc(_parse_dt(saved))
-        if saved is not None and last is not None and _parse_dt(saved) == start_dt:
-            return start_dt, list(last)
-        return start_dt, None
+        since, last = resume_point(self, context)
+        return since, (list(last) if last is not None else None)
 
     def query(self, context: Context | None) -> sa.Select[Any]:
         key_cols = [self.table.c[k] for k in self.primary_keys]
@@ -135,7 +118,7 @@ class LedgerTableStream(Stream):
                 if isinstance(value, datetime):
                     record[name] = iso_utc(value)
                 elif isinstance(value, str):  # SQLite tables written by other tools keep text
-                    record[name] = iso_utc(_parse_dt(value))
+                    record[name] = iso_utc(parse_dt(value))
             for name in date_cols:
                 value = record[name]
                 if isinstance(value, date):
@@ -149,11 +132,6 @@ class LedgerTableStream(Stream):
         if self.replication_key and latest_record.get(self.replication_key) is not None:
             # Rows arrive in (updated_at, key) order, so the latest one is the resume point.
             self.get_context_state(context)[LAST_KEY] = [latest_record[k] for k in self.primary_keys]
-
-
-def _parse_dt(value: Any) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _bind_dt(value: datetime, column: sa.Column[Any]) -> datetime:

@@ -30,6 +30,7 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
+from connectors.bookmarks import LAST_KEY, parse_dt, resume_point
 from connectors.sales.auth import ClientCredentialsAuth, credential_setting
 from connectors.sales.errors import SalesConfigError
 from connectors.sales.pagination import paginator_for, records
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
     from connectors.sales.tap import TapSales
 
-LAST_KEY = "replication_key_last_key"
 RETRYABLE = (RetriableAPIError, requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -69,11 +69,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _parse_dt(value: Any) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 class EndpointStream(RESTStream[Any]):
@@ -203,14 +198,10 @@ class EndpointStream(RESTStream[Any]):
 
     def bookmark(self, context: Context | None) -> tuple[datetime | None, list[Any] | None]:
         """(change time, last key) emitted last run; the key only counts if it belongs to that time."""
-        start = self.get_starting_replication_key_value(context)
-        if start is None or not self.is_sorted:
+        if not self.is_sorted:
             return None, None
-        state = self.get_context_state(context)
-        saved, last = state.get("replication_key_value"), state.get(LAST_KEY)
-        if saved is None or last is None or _parse_dt(saved) != _parse_dt(start):
-            return None, None
-        return _parse_dt(start), list(last)
+        since, last = resume_point(self, context)
+        return (since, list(last)) if last is not None else (None, None)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         tap = self.sales_tap
@@ -228,7 +219,7 @@ class EndpointStream(RESTStream[Any]):
         rk, keys = self.replication_key, self.primary_keys
         for record in self.request_records(context):
             if last is not None and rk and record.get(rk) is not None:
-                changed = _parse_dt(record[rk])
+                changed = parse_dt(record[rk])
                 if changed < since or (changed == since and [record.get(k) for k in keys] <= last):  # type: ignore[operator]
                     continue  # already emitted by the run that saved this bookmark
             yield record
