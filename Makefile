@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# crm2 exits 3 when it finished but quarantined records: the demo's data is dirty on purpose
 demo: $(STAMP)
-	$(VENV)/bin/crm2 demo
+	$(VENV)/bin/crm2 demo || [ $$? -eq 3 ]
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -56,6 +56,9 @@ def _started_standins(workdir: Path, customers: int, seed: int,
 
 def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: bool = False,
              on_stage: Callable[[StageReport], None] | None = None) -> DemoResult:
+    # absolute: stand-ins hand out file paths (CA bundle, ledger) that must mean the same to every
+    # program the run starts, whatever folder each resolves relative paths against
+    workdir = workdir.resolve()
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
