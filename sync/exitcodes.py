@@ -12,3 +12,8 @@ class ExitCode(IntEnum):
     """Bad configuration or usage; nothing ran."""
     PARTIAL = 3
     """The run finished but some records were quarantined or rejected."""
+
+
+STOPPED_EARLY = 75
+"""EX_TEMPFAIL, from crm2's connectors (not from `crm2` itself): stopped cleanly on the API limit
+or budget with resumable state; the orchestrator reports it and the next run continues."""

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from sync import stages
 from sync.config import LoadedConfig
-from sync.exitcodes import ExitCode
+from sync.exitcodes import STOPPED_EARLY, ExitCode
 from sync.lock import run_lock
 from sync.pipeline import PipeResult, StageUnavailable, run_pipe
 from sync.stages import StageReport
@@ -29,7 +29,6 @@ from sync.writeback import run_writeback
 log = logging.getLogger(__name__)
 
 LATER_STAGES = ("checks", "resolve", "enrich", "writeback")
-TAP_STOPPED_EARLY = 75  # EX_TEMPFAIL: crm2's taps stopped cleanly (API limit, budget); state is resumable
 
 
 @dataclass
@@ -68,7 +67,7 @@ def _extract_report(name: str, result: PipeResult) -> StageReport:
     if result.ok:
         return StageReport(f"extract:{name}", "ok", figures, counts)
     why = ("stopped early on the API limit or budget; the next run resumes from the saved state"
-           if result.tap_exit == TAP_STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
+           if result.tap_exit == STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
     return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)
 
 

@@ -34,8 +34,9 @@ from connectors.salesforce.client import (
 from connectors.salesforce.tap_config import SalesforceTapConfig, config_jsonschema
 from connectors.salesforce.tap_schema import kinds_from_schema, schema_from_describe
 from connectors.salesforce.tap_streams import SObjectStream
+from sync.exitcodes import STOPPED_EARLY
 
-EXIT_STOPPED_EARLY = 75
+EXIT_STOPPED_EARLY = STOPPED_EARLY
 EXIT_FAILED = 1
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.salesforce.writeback_engine import EngineResult, PreviewLine
+from sync.exitcodes import STOPPED_EARLY
 from sync.writeback.values import shown
 
 EXIT_OK = 0
@@ -22,7 +23,6 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_REJECTED = 3
 """Finished, but some records were rejected (they are queued and retried on the next run)."""
-EXIT_STOPPED_EARLY = 75
 """Stopped cleanly on the API limit or budget, or Salesforce unreachable; a rerun continues."""
 
 
@@ -30,7 +30,7 @@ def exit_code(result: EngineResult) -> int:
     if result.stopped_fatal:
         return EXIT_FAILED
     if result.stopped:
-        return EXIT_STOPPED_EARLY
+        return STOPPED_EARLY
     if result.counts.rejected or result.bad_values:
         return EXIT_REJECTED
     return EXIT_OK

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.config import LoadedConfig
+from sync.exitcodes import STOPPED_EARLY, ExitCode
 from sync.pipeline import StageUnavailable, run_pipe
 from sync.shipped import MAPPINGS
 from sync.stages import StageReport
@@ -26,8 +27,6 @@ from sync.store import Store
 log = logging.getLogger(__name__)
 
 TAP = "tap-crm2"
-EXIT_REJECTED = 3
-EXIT_STOPPED_EARLY = 75
 PREVIEW_LINES = 20
 _PATH_SETTINGS = ("ca_bundle", "output_dir")
 
@@ -62,7 +61,7 @@ def _report(summary: Mapping[str, Any], target_exit: int, tap_exit: int, stderr_
             dry_run: bool) -> StageReport:
     counts = {k: int(v) for k, v in (summary.get("counts") or {}).items() if isinstance(v, int)}
     counts["api_calls"] = int(summary.get("api_calls") or 0)
-    if dry_run and target_exit in (0, EXIT_REJECTED):
+    if dry_run and target_exit in (0, ExitCode.PARTIAL):
         preview = list(summary.get("preview") or [])
         lines = [f"dry run: {counts.get('changed', 0):,} records would change; nothing was written", *preview[
             :PREVIEW_LINES]]
@@ -73,9 +72,9 @@ def _report(summary: Mapping[str, Any], target_exit: int, tap_exit: int, stderr_
                f"{counts.get('rejected', 0):,} rejected, {counts.get('api_calls', 0):,} API calls")
     if tap_exit == 0 and target_exit == 0:
         return StageReport("writeback", "ok", written, counts)
-    if tap_exit == 0 and target_exit == EXIT_REJECTED:
+    if tap_exit == 0 and target_exit == ExitCode.PARTIAL:
         return StageReport("writeback", "partial", f"{written}; rejected rows are retried on the next run", counts)
-    if target_exit == EXIT_STOPPED_EARLY:
+    if target_exit == STOPPED_EARLY:
         return StageReport("writeback", "failed", f"stopped early: {summary.get('stopped') or 'API limit'}; "
                                                   f"{written}; the next run continues", counts)
     return StageReport("writeback", "failed", f"tap exit {tap_exit}, target exit {target_exit}\n{stderr_tail}",
