@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_enrich.py --customers 20000 --seed 7
     .venv/bin/python bench/bench_enrich.py --store 5000      # through the store: read, score, write
 
-Activity is generated here (seeded, deterministic) until sync.synthetic's mapped entities can
+Activity is generated here (seeded, deterministic) until synthetic's mapped entities can
 feed the engine: each customer has a size, a pattern (steady, growing, declining, churning,
 new, seasonal) and orders, invoices, cases and surveys drawn from it. Models are built with
 ``model_construct`` so the figures measure scoring, not test-data validation.

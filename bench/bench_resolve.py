@@ -73,7 +73,7 @@ GENERATED = {"customer": {"Account", "customers", "accounts"}, "contact": {"Cont
 
 
 def synthetic_records(customers: int, seed: int, entities: Iterable[str]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    from sync import synthetic
+    import synthetic
 
     objects = {"links"}.union(*(GENERATED[e] for e in entities))
     yield from synthetic.generate(customers, seed, objects=objects)

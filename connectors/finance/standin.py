@@ -42,7 +42,7 @@ def write_ledger(path: Path, records: Any) -> dict[str, int]:
 
 
 def start(workdir: Path, *, customers: int, seed: int) -> FinanceLedgerHandle:
-    from sync.synthetic import generate  # the generator is only needed when a stand-in is started
+    from synthetic import generate  # the generator is only needed when a stand-in is started
 
     path = Path(workdir) / "finance.sqlite"
     counts = write_ledger(path, ((obj, rec) for system, obj, rec in generate(customers, seed) if system == "finance"))

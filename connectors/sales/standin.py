@@ -366,7 +366,7 @@ class SalesStandInHandle:
 
 def start(workdir: Path, *, customers: int, seed: int, rate_limit: RateLimit | None = None) -> SalesStandInHandle:
     """Start the stand-in seeded with the generator's sales records (``workdir`` is not needed)."""
-    from sync.synthetic import generate  # only needed when the stand-in is started
+    from synthetic import generate  # only needed when the stand-in is started
 
     server = SalesStandIn(rate_limit=rate_limit or RateLimit(rate=200, burst=100))
     counts = server.load((obj, rec) for system, obj, rec in generate(customers, seed) if system == "sales")

@@ -30,9 +30,9 @@ from singer_sdk import Target
 from singer_sdk.sinks import BatchSink
 
 from connectors.salesforce.client import AuthenticationError
-from connectors.salesforce.writeback_config import WritebackSettings, config_jsonschema, parse_settings
-from connectors.salesforce.writeback_engine import EngineResult, WritebackEngine
-from connectors.salesforce.writeback_report import (
+from connectors.salesforce.writeback.config import WritebackSettings, config_jsonschema, parse_settings
+from connectors.salesforce.writeback.engine import EngineResult, WritebackEngine
+from connectors.salesforce.writeback.report import (
     EXIT_CONFIG,
     exit_code,
     print_report,

@@ -12,13 +12,13 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.config import LoadedConfig
-from sync.lock import run_lock
 from sync.migrate.full_run import narrowed
 from sync.migrate.sources import open_sources
 from sync.migrate.verify import DEFAULT_SAMPLE, VerifyReport, verify
-from sync.run import RunOutcome, run
-from sync.stages import StageReport
+from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.lock import run_lock
+from sync.orchestrate.run import RunOutcome, run
+from sync.orchestrate.stages import StageReport
 from sync.store import Store
 
 

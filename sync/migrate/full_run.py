@@ -2,7 +2,7 @@
 
 Bookmarks are ignored (every record is read again, deleted and archived rows included — the
 Salesforce tap's ``include_deleted`` is on by default, i.e. queryAll) and the records go through
-the same orchestrator as ``crm2 sync`` (:func:`sync.run.run`): same lock, same run record, same
+the same orchestrator as ``crm2 sync`` (:func:`sync.orchestrate.run.run`): same lock, same run record, same
 target-crm2 pipe, so what verify checks is exactly what a sync produces. Records crm2 already
 holds unchanged cost nothing (their fingerprints match the crosswalk). Enrich and writeback are
 off unless asked for; checks and resolve run as configured. The run is recorded with the
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from sync.config import LoadedConfig
 from sync.migrate.sources import select
-from sync.run import RunOutcome, run
-from sync.stages import StageReport
+from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.run import RunOutcome, run
+from sync.orchestrate.stages import StageReport
 from sync.store import Store
 from sync.store.schema import runs
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import msgspec
 
-from sync import programs
+from sync.orchestrate import programs
 from sync.redaction import redact
 
 log = logging.getLogger(__name__)

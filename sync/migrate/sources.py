@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.config import Extractor, LoadedConfig
 from sync.mapping import Mapping as SourceMapping
 from sync.mapping import load_mapping
 from sync.mapping.compiler import CompiledStream
 from sync.migrate.singer_reader import Tap
+from sync.orchestrate.config import Extractor, LoadedConfig
 from sync.yamlconf import ConfigError, did_you_mean
 
 

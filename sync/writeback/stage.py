@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sync.config import LoadedConfig
 from sync.exitcodes import STOPPED_EARLY, ExitCode
-from sync.pipeline import StageUnavailable, run_pipe
+from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.pipe import StageUnavailable, run_pipe
+from sync.orchestrate.stages import StageReport
 from sync.shipped import MAPPINGS
-from sync.stages import StageReport
 from sync.store import Store
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from connectors.finance.standin import write_ledger
 from sync.store import Store
 from sync.store.schema import bookmarks, crosswalk
-from sync.synthetic import generate
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = Path(sys.executable).with_name("meltano")

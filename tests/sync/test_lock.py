@@ -11,7 +11,7 @@ import pytest
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from sync.lock import run_lock
+    from sync.orchestrate.lock import run_lock
     with run_lock(sys.argv[1]):
         print("locked", flush=True)
         time.sleep(120)

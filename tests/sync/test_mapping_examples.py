@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.cli_mapping import source_mapping_files
+from sync.cli.mapping import source_mapping_files
 from sync.mapping import load_mapping, run_examples
 from sync.yamlconf import ConfigError
 

@@ -17,8 +17,8 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from sync import standins
 from sync.migrate.archive_files import Manifest, read_rows
+from sync.orchestrate import standins
 from sync.shipped import MAPPINGS
 from sync.store.schema import metadata
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sync import synthetic
+import synthetic
 from sync.mapping import Deleted, Mapped, load_mapping
 from sync.mapping.staging import staged_record
 from sync.resolve import load_match_config, resolve

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sync import standins
+from sync.orchestrate import standins
 from sync.shipped import MAPPINGS
 from sync.store import Store
 from sync.store.schema import crosswalk, golden, quarantine, staging

@@ -17,8 +17,8 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
-from sync.synthetic import ALL_OBJECTS, OBJECTS, generate, write_dataset
-from sync.synthetic.ids import SF_PREFIX, USCC_CHARS, sf_checksum_ok
+from synthetic import ALL_OBJECTS, OBJECTS, generate, write_dataset
+from synthetic.ids import SF_PREFIX, USCC_CHARS, sf_checksum_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "synthetic-data.md"
@@ -60,7 +60,7 @@ def _digest(customers: int, seed: int) -> str:
 # -- determinism ------------------------------------------------------------------------------------
 def test_same_seed_same_records_in_another_process_with_another_hash_seed():
     here = _digest(300, 11)
-    code = ("import hashlib, json; from sync.synthetic import generate; h = hashlib.sha256()\n"
+    code = ("import hashlib, json; from synthetic import generate; h = hashlib.sha256()\n"
             "for s, o, r in generate(300, 11): h.update(json.dumps([s, o, r], ensure_ascii=False).encode())\n"
             "print(h.hexdigest())")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -392,8 +392,8 @@ def test_sales_records_load_into_the_sales_stand_in(records):
 
 # -- uniqueness by construction ---------------------------------------------------------------------
 def test_every_number_space_holds_the_largest_dataset():
-    from sync.synthetic import names as nm
-    from sync.synthetic.companies import MAX_PERSONS, Universe
+    from synthetic import names as nm
+    from synthetic.companies import MAX_PERSONS, Universe
 
     u = Universe(10_000_000, 1)
     places = collections.Counter(p.country for p in nm.PLACES)
@@ -410,7 +410,7 @@ def test_every_number_space_holds_the_largest_dataset():
 
 def test_registered_names_and_credit_codes_are_unique_and_valid():
     from sync.resolve.normalize import uscc_valid
-    from sync.synthetic.companies import Universe
+    from synthetic.companies import Universe
 
     u = Universe(N, SEED)
     companies = [u.company(i) for i in range(N)]

@@ -116,7 +116,7 @@ class SalesforceStandIn:
 
     def seed_from_generator(self, customers: int, seed: int) -> dict[str, int]:
         """Load the synthetic generator's Salesforce records, parents before children."""
-        from sync.synthetic import generate  # only needed when seeding
+        from synthetic import generate  # only needed when seeding
 
         grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in SOBJECTS}
         for system, obj_name, record in generate(customers, seed):

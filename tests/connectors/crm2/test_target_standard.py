@@ -20,7 +20,7 @@ from singer_sdk.testing.runners import TargetTestRunner
 from target_crm2_support import StoreView
 
 from connectors.crm2.target import TargetCrm2
-from connectors.crm2.target_masking import masked_record
+from connectors.crm2.target.masking import masked_record
 from sync.mapping import load_mapping
 from sync.mapping.applier import source_key
 

@@ -36,7 +36,7 @@ from throwaway_postgres import shared
 
 from connectors.finance import ledger
 from connectors.finance.tap import TapFinance
-from sync.synthetic import generate
+from synthetic import generate
 
 SUITE = SuiteConfig(max_records_limit=None)
 GENERATED_CUSTOMERS = 40

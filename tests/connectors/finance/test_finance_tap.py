@@ -147,7 +147,7 @@ def test_unknown_objects_are_skipped_and_unknown_fields_named_without_values(tmp
 
 
 def test_standin_writes_the_generators_finance_objects_and_points_the_tap_at_them(tmp_path, capsys):
-    pytest.importorskip("sync.synthetic", reason="the synthetic generator is not in this checkout yet")
+    pytest.importorskip("synthetic", reason="the synthetic generator is not in this checkout yet")
     from connectors.finance import standin
 
     handle = standin.start(tmp_path, customers=20, seed=7)

@@ -23,7 +23,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from connectors.sales.standin import OBJECTS, RateLimit, SalesStandIn
 from connectors.sales.tap import TapSales
-from sync.synthetic import generate
+from synthetic import generate
 
 GENERATED_CUSTOMERS = 40
 PAGE_SIZE = 25

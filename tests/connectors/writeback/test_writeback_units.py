@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from connectors.salesforce.writeback_config import parse_settings
-from connectors.salesforce.writeback_diff import diff
-from connectors.salesforce.writeback_store import LastWritten
+from connectors.salesforce.writeback.config import parse_settings
+from connectors.salesforce.writeback.diff import diff
+from connectors.salesforce.writeback.store import LastWritten
 from sync.shipped import MAPPINGS
 from sync.store import Store, migrate
 from sync.store.schema import writeback_queue, writeback_state

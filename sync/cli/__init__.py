@@ -15,9 +15,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, logs
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
-from sync.cli_common import console as _console
+from sync import logs
+from sync.cli import golden as cli_golden
+from sync.cli import mapping as cli_mapping
+from sync.cli import migrate as cli_migrate
+from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
+from sync.cli.common import console as _console
 from sync.exitcodes import ExitCode
 
 
@@ -59,7 +62,7 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     Needs no account anywhere: a fake Salesforce, sales API and finance ledger are started on
     loopback ports, seeded from the synthetic generator, and synced into a SQLite store.
     """
-    from sync.demo import run_demo
+    from sync.orchestrate.demo import run_demo
 
     click.echo(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}", err=True)
     started = time.monotonic()
@@ -105,8 +108,8 @@ def sync(config_path: Path) -> None:
 
     Incremental: each source resumes from the bookmark its last durable batch saved.
     """
-    from sync import config
-    from sync.run import run
+    from sync.orchestrate import config
+    from sync.orchestrate.run import run
     from sync.store import Store
 
     loaded = config.load(config_path)
@@ -137,7 +140,7 @@ def validate(config_path: Path) -> None:
 
     Problems are printed one per line as file:line:column: message (hint); exit code 2 if any.
     """
-    from sync import config, stages
+    from sync.orchestrate import config, stages
 
     loaded = config.load(config_path)
     rules = stages.load_rules(loaded)
@@ -204,7 +207,7 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
     """
     from rich.progress import Progress
 
-    from sync.synthetic import write_dataset
+    from synthetic import write_dataset
 
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
         task = progress.add_task("generating", total=customers)
@@ -222,7 +225,7 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
 @handled
 def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
     """Start a local stand-in (fake Salesforce, sales API or finance ledger) until Ctrl-C."""
-    from sync import standins
+    from sync.orchestrate import standins
 
     try:
         handle = standins.start(name, workdir, customers=customers, seed=seed)

@@ -14,11 +14,11 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from sync.synthetic import dirt
-from sync.synthetic import names as nm
-from sync.synthetic.companies import Company, Universe, seconds_at
-from sync.synthetic.ids import BROKEN_SLOT, BROKEN_SURVEY_SLOT, invoice_no, order_id, sf_id, sf_record_id
-from sync.synthetic.values import DAY, NOW, NOW_DAY, USCC_REFORM_DAY, ts_text
+from synthetic import dirt
+from synthetic import names as nm
+from synthetic.companies import Company, Universe, seconds_at
+from synthetic.ids import BROKEN_SLOT, BROKEN_SURVEY_SLOT, invoice_no, order_id, sf_id, sf_record_id
+from synthetic.values import DAY, NOW, NOW_DAY, USCC_REFORM_DAY, ts_text
 
 Record = tuple[str, str, dict[str, Any]]
 

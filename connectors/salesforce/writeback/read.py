@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.writeback_store import Change, Outcome
+from connectors.salesforce.writeback.store import Change, Outcome
 from sync.writeback.values import Kind, same, same_loose
 
 KindOf = Callable[[str, str], "Kind | None"]

@@ -19,8 +19,8 @@ from typing import IO
 
 import orjson
 
-from sync.synthetic.companies import Universe
-from sync.synthetic.generator import ALL_OBJECTS, OBJECTS, generate_range
+from synthetic.companies import Universe
+from synthetic.generator import ALL_OBJECTS, OBJECTS, generate_range
 
 BLOCK = 1000
 """Customers per block of work."""

@@ -24,9 +24,9 @@ from jsonschema import Draft202012Validator, SchemaError, validators
 from jsonschema.exceptions import ValidationError, best_match
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from connectors.crm2.target_config import TargetRunError
-from connectors.crm2.target_masking import masked_record
-from connectors.crm2.target_writer import (
+from connectors.crm2.target.config import TargetRunError
+from connectors.crm2.target.masking import masked_record
+from connectors.crm2.target.writer import (
     BatchWriter,
     FingerprintedRecord,
     Known,

@@ -16,9 +16,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sync.synthetic import names as nm
-from sync.synthetic.ids import Permutation, sf_id, stream, taiwan_ubn, uscc
-from sync.synthetic.values import DAY, NOW, NOW_DAY, WINDOW_START_DAY
+from synthetic import names as nm
+from synthetic.ids import Permutation, sf_id, stream, taiwan_ubn, uscc
+from synthetic.values import DAY, NOW, NOW_DAY, WINDOW_START_DAY
 
 PATTERNS = ("steady",) * 40 + ("growing",) * 14 + ("declining",) * 11 + ("churning",) * 13 + ("new",) * 12 \
     + ("prospect",) * 6 + ("seasonal",) * 4

@@ -37,7 +37,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from connectors.crm2.target_config import (
+from connectors.crm2.target.config import (
     TargetConfigError,
     TargetRunError,
     TargetSettings,
@@ -45,8 +45,8 @@ from connectors.crm2.target_config import (
     one_line_errors,
     parse,
 )
-from connectors.crm2.target_loader import Loader
-from connectors.crm2.target_sink import Crm2Sink
+from connectors.crm2.target.loader import Loader
+from connectors.crm2.target.sink import Crm2Sink
 from connectors.metrics import write_metrics
 from sync.mapping import Mapping, load_mapping
 from sync.redaction import RedactingFilter

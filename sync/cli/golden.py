@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled
+from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
 

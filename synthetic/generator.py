@@ -11,11 +11,11 @@ import difflib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sync.synthetic.companies import Universe
-from sync.synthetic.engagement import crm_records
-from sync.synthetic.ids import stream
-from sync.synthetic.records import customer_records
-from sync.synthetic.trade import trade_records
+from synthetic.companies import Universe
+from synthetic.engagement import crm_records
+from synthetic.ids import stream
+from synthetic.records import customer_records
+from synthetic.trade import trade_records
 
 Record = tuple[str, str, dict[str, Any]]
 

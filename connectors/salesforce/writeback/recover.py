@@ -25,9 +25,9 @@ from connectors.salesforce.client import (
     SalesforceError,
 )
 from connectors.salesforce.client.bulk import TERMINAL_FAILED
-from connectors.salesforce.writeback_read import reconcile
-from connectors.salesforce.writeback_send import bulk_outcomes
-from connectors.salesforce.writeback_store import Change, Outcome, PendingBatch, WritebackStore
+from connectors.salesforce.writeback.read import reconcile
+from connectors.salesforce.writeback.send import bulk_outcomes
+from connectors.salesforce.writeback.store import Change, Outcome, PendingBatch, WritebackStore
 from sync.writeback.mapping import LoadedMapping
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync import stages
-from sync.config import LoadedConfig
 from sync.exitcodes import STOPPED_EARLY, ExitCode
-from sync.lock import run_lock
-from sync.pipeline import PipeResult, StageUnavailable, run_pipe
-from sync.stages import StageReport
+from sync.orchestrate import stages
+from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.lock import run_lock
+from sync.orchestrate.pipe import PipeResult, StageUnavailable, run_pipe
+from sync.orchestrate.stages import StageReport
 from sync.store import Store
 from sync.store.schema import quarantine, staging
 from sync.writeback import run_writeback

@@ -15,9 +15,9 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from sync.synthetic import names as nm
-from sync.synthetic.companies import Company, Universe, seconds_at
-from sync.synthetic.ids import (
+from synthetic import names as nm
+from synthetic.companies import Company, Universe, seconds_at
+from synthetic.ids import (
     BROKEN_SLOT,
     CREDIT_SLOTS,
     PAYMENT_SLOTS,
@@ -30,7 +30,7 @@ from sync.synthetic.ids import (
     payment_id,
     quote_id,
 )
-from sync.synthetic.values import DAY, HISTORY_DAYS, NOW, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
+from synthetic.values import DAY, HISTORY_DAYS, NOW, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
 
 Record = tuple[str, str, dict[str, Any]]
 

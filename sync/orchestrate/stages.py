@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.config import LoadedConfig
+from sync.orchestrate.config import LoadedConfig
 from sync.shipped import DEFAULT_RULES
 from sync.store import Store
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 
-from sync.synthetic import names as nm
-from sync.synthetic.companies import Company, Person
+from synthetic import names as nm
+from synthetic.companies import Company, Person
 
 _FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)} | {0x20: 0x3000}
 

@@ -12,11 +12,11 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from sync.synthetic import names as nm
-from sync.synthetic.companies import Company, seconds_at
-from sync.synthetic.ids import BROKEN_SURVEY_SLOT, SF_SLOTS, sf_record_id
-from sync.synthetic.records import modified
-from sync.synthetic.values import DAY, HOUR, NOW, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
+from synthetic import names as nm
+from synthetic.companies import Company, seconds_at
+from synthetic.ids import BROKEN_SURVEY_SLOT, SF_SLOTS, sf_record_id
+from synthetic.records import modified
+from synthetic.values import DAY, HOUR, NOW, NOW_DAY, WINDOW_START_DAY, day_text, money, ts_text, year_of
 
 Record = tuple[str, str, dict[str, Any]]
 

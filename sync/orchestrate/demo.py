@@ -16,13 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync import standins
-from sync.config import EnrichToggle, Extractor, LoadedConfig, PipelineConfig, StoreConfig, WritebackConfig
-from sync.run import RunOutcome, StageReport, run
+from sync.orchestrate import standins
+from sync.orchestrate.config import EnrichToggle, Extractor, LoadedConfig, PipelineConfig, StoreConfig, WritebackConfig
+from sync.orchestrate.run import RunOutcome, StageReport, run
 from sync.shipped import MAPPINGS
 from sync.store import Store
 from sync.store.schema import crosswalk, golden
-from sync.synthetic import NOW_DATE
+from synthetic import NOW_DATE
 
 log = logging.getLogger(__name__)
 

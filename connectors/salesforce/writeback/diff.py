@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.salesforce.writeback_store import Change, LastWritten
+from connectors.salesforce.writeback.store import Change, LastWritten
 from sync.writeback.mapping import Intent, LoadedMapping
 from sync.writeback.values import same
 

@@ -34,9 +34,9 @@ from connectors.salesforce.client import (
 )
 from connectors.salesforce.client.bulk_ingest import csv_payload, split_error
 from connectors.salesforce.client.collections import MAX_RECORDS
-from connectors.salesforce.writeback_crash import crash_point
-from connectors.salesforce.writeback_read import KindOf, reconcile
-from connectors.salesforce.writeback_store import Change, Outcome, WritebackStore
+from connectors.salesforce.writeback.crash import crash_point
+from connectors.salesforce.writeback.read import KindOf, reconcile
+from connectors.salesforce.writeback.store import Change, Outcome, WritebackStore
 from sync.writeback.mapping import Operation
 from sync.writeback.values import csv_cell
 

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from sync.exitcodes import ExitCode
-from sync.lock import LockHeld
+from sync.orchestrate.lock import LockHeld
 from sync.redaction import redact
 from sync.yamlconf import ConfigError
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import click
 
-from sync import programs
-from sync.cli_common import handled
-from sync.config import LoadedConfig
+from sync.cli.common import handled
 from sync.exitcodes import ExitCode
 from sync.mapping import Report, check_against_catalog, load_mapping, run_examples
+from sync.orchestrate import programs
+from sync.orchestrate.config import LoadedConfig
 from sync.redaction import redact
 from sync.yamlconf import ConfigError, Problem, parse_yaml
 

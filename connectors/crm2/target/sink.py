@@ -14,7 +14,7 @@ from typing import Any
 
 from singer_sdk.sinks import BatchSink
 
-from connectors.crm2.target_loader import SchemaCheck
+from connectors.crm2.target.loader import SchemaCheck
 
 if t.TYPE_CHECKING:
     from connectors.crm2.target import TargetCrm2

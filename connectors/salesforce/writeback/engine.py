@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.salesforce.client import ApiLimitReached, AuthenticationError, SalesforceClient, SalesforceError
-from connectors.salesforce.writeback_config import WritebackSettings
-from connectors.salesforce.writeback_diff import diff_all
-from connectors.salesforce.writeback_read import read_current
-from connectors.salesforce.writeback_recover import recover
-from connectors.salesforce.writeback_send import Sender, WritebackStopped
-from connectors.salesforce.writeback_store import Change, Outcome, Queued, WritebackStore
+from connectors.salesforce.writeback.config import WritebackSettings
+from connectors.salesforce.writeback.diff import diff_all
+from connectors.salesforce.writeback.read import read_current
+from connectors.salesforce.writeback.recover import recover
+from connectors.salesforce.writeback.send import Sender, WritebackStopped
+from connectors.salesforce.writeback.store import Change, Outcome, Queued, WritebackStore
 from sync.store import Store
 from sync.writeback.mapping import Intent, LoadedMapping, MapStats, Operation
 from sync.writeback.values import ValueProblem, canonical

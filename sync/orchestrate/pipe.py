@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync import programs
+from sync.orchestrate import programs
 from sync.redaction import redact
 
 log = logging.getLogger(__name__)

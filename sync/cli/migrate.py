@@ -19,11 +19,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from sync import config as pipeline_config
-from sync.cli_common import Abort, handled
-from sync.config import LoadedConfig
+from sync.cli.common import Abort, handled
 from sync.exitcodes import ExitCode
-from sync.lock import run_lock
 from sync.migrate import archive_files, plan, verify_report
 from sync.migrate.archive import FORMATS, write_archive
 from sync.migrate.archive_files import ArchiveError
@@ -34,8 +31,11 @@ from sync.migrate.retention import load_policy
 from sync.migrate.singer_reader import TapFailed
 from sync.migrate.sources import open_sources
 from sync.migrate.verify import DEFAULT_SAMPLE, VerifyReport, verify
+from sync.orchestrate import config as pipeline_config
+from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.lock import run_lock
+from sync.orchestrate.stages import StageReport
 from sync.shipped import CONFIG
-from sync.stages import StageReport
 from sync.store import Store
 
 CONFIG_OPTION = click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),

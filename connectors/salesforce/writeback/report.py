@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from connectors.salesforce.writeback_engine import EngineResult, PreviewLine
+from connectors.salesforce.writeback.engine import EngineResult, PreviewLine
 from sync.exitcodes import STOPPED_EARLY
 from sync.writeback.values import shown
 
