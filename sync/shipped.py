@@ -1,12 +1,19 @@
-"""Files that ship with crm2: default mappings and rule files, found next to the engine."""
+"""Files that ship with crm2: default mappings and rule files, read from the installed package."""
 
 from __future__ import annotations
 
+from importlib.resources import as_file, files
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS = PROJECT_ROOT / "mappings"
-CONFIG = PROJECT_ROOT / "config"
+
+def _shipped(folder: str) -> Path:
+    # The package is installed as files (not zipped), so the resource is a real folder for good.
+    with as_file(files("sync.defaults") / folder) as path:
+        return Path(path)
+
+
+MAPPINGS = _shipped("mappings")
+CONFIG = _shipped("config")
 
 DEFAULT_RULES = {
     "checks": CONFIG / "checks.yml",

@@ -10,8 +10,9 @@ from typing import Any
 from sync.mapping.spec import MappingSpec
 from sync.mapping.transforms import TRANSFORMS
 from sync.model import ENTITIES
+from sync.shipped import MAPPINGS
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "mappings" / "mapping.schema.json"
+SCHEMA_PATH = MAPPINGS / "mapping.schema.json"
 
 
 def json_schema() -> dict[str, Any]:
