@@ -11,7 +11,6 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,35 +19,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from sync.errors import ConfigError, Problem
+
+__all__ = ["ConfigError", "Problem", "did_you_mean", "load", "parse_yaml", "read_yaml", "validate"]
+
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a file, at a 1-based line and column (0 when unknown)."""
-
-    path: str
-    line: int
-    column: int
-    message: str
-    hint: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}:{self.column}" if self.line else self.path
-        return f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else "")
-
-
-class ConfigError(Exception):
-    """A configuration file is missing, unparsable or invalid. Carries every problem found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-    @classmethod
-    def single(cls, path: str | Path, message: str, *, line: int = 0, column: int = 0,
-               hint: str | None = None) -> ConfigError:
-        return cls([Problem(str(path), line, column, message, hint)])
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from singer_sdk import Tap
+from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.crm2.tap_streams import CustomerScoresStream
+from connectors.sdk import Crm2Tap, parse_settings
 from sync.redaction import register_secret
 from sync.store.store import store_url
 
@@ -39,7 +39,7 @@ def config_jsonschema() -> dict[str, Any]:
     return schema
 
 
-class TapCrm2(Tap):
+class TapCrm2(Crm2Tap):
     """The crm2 store's golden customers, with tiers and scores, as a Singer stream."""
 
     name = "tap-crm2"
@@ -50,21 +50,14 @@ class TapCrm2(Tap):
         self._engine: sa.Engine | None = None
         super().__init__(*args, **kwargs)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """pydantic, not singer-sdk's jsonschema check: one line naming the setting."""
-        try:
-            TapCrm2Config.model_validate(dict(self.config))
-        except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
-            if raise_errors:
-                raise ValueError("config error: " + "; ".join(problems)) from None
-            return problems
-        return []
+    def parse_settings(self, config: dict[str, Any]) -> TapCrm2Config:
+        parsed: TapCrm2Config = parse_settings(TapCrm2Config, config)
+        return parsed
 
     @property
     def settings(self) -> TapCrm2Config:
         if self._settings is None:
-            self._settings = TapCrm2Config.model_validate(dict(self.config))
+            self._settings = self.parse_settings(dict(self.config))
         return self._settings
 
     @property

@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from singer_sdk import Stream
 
-from connectors.bookmarks import LAST_KEY, iso_utc, parse_dt, resume_point
+from connectors.bookmarks import iso_utc, parse_dt, resume_point
+from connectors.sdk import TieSafeStream
 from sync.enrich.explain import reasons_summary
 from sync.store.schema import crosswalk, golden
 
@@ -108,7 +108,7 @@ def customer_record(golden_id: str, updated_at: datetime, data: dict[str, Any],
     }
 
 
-class CustomerScoresStream(Stream):
+class CustomerScoresStream(TieSafeStream):
     """``customer_scores``: live golden customers, oldest change first."""
 
     name = "customer_scores"
@@ -166,10 +166,9 @@ class CustomerScoresStream(Stream):
                 found.setdefault(gid, []).append(sid)
         return found
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        super()._increment_stream_state(latest_record, context=context)
+    def last_key(self, record: Record) -> Any:
         # records arrive in (updated_at, golden_id) order, so the latest one is the resume point
-        self.get_context_state(context)[LAST_KEY] = latest_record["golden_id"]
+        return record["golden_id"]
 
 
 def _ordered(engine: sa.Engine, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -16,16 +16,15 @@ import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import click
 import sqlalchemy as sa
-from singer_sdk import Tap
 
-from connectors.finance.errors import FinanceConfigError, one_line_errors
 from connectors.finance.tap_config import FinanceTapConfig, StreamSpec, config_jsonschema, parse
 from connectors.finance.tap_streams import LedgerTableStream
+from connectors.sdk import Crm2Tap
+from sync.errors import ConfigError
 
 
-class TapFinance(Tap):
+class TapFinance(Crm2Tap):
     """Finance ledger tables as Singer streams."""
 
     name = "tap-crm2-finance"
@@ -37,15 +36,8 @@ class TapFinance(Tap):
         self._engine: sa.Engine | None = None
         super().__init__(*args, **kwargs)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
-        try:
-            parse(dict(self.config))
-        except FinanceConfigError as exc:
-            if raise_errors:
-                raise
-            return [str(exc)]
-        return []
+    def parse_settings(self, config: dict[str, Any]) -> FinanceTapConfig:
+        return parse(config)
 
     @property
     def settings(self) -> FinanceTapConfig:
@@ -60,7 +52,7 @@ class TapFinance(Tap):
             try:
                 self._engine = sa.create_engine(url, pool_pre_ping=True)
             except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-                raise FinanceConfigError("url", f"cannot use this database URL: {_first_line(exc)}") from None
+                raise ConfigError.setting("url", f"cannot use this database URL: {_first_line(exc)}") from None
         return self._engine
 
     def discover_streams(self) -> Sequence[LedgerTableStream]:
@@ -81,32 +73,28 @@ class TapFinance(Tap):
                     found[spec.name] = self._checked_table(conn, metadata, spec, existing)
                 return found
         except sa.exc.OperationalError as exc:
-            raise FinanceConfigError("url", f"cannot connect to {safe_url}: {_first_line(exc.orig or exc)}") from None
+            raise ConfigError.setting("url", f"cannot connect to {safe_url}: {_first_line(exc.orig or exc)}") from None
 
     @staticmethod
     def _checked_table(conn: sa.Connection, metadata: sa.MetaData, spec: StreamSpec,
                        existing: set[str]) -> sa.Table:
         where = f"streams.{spec.name}"
         if spec.table not in existing:
-            raise FinanceConfigError(f"{where}.table",
+            raise ConfigError.setting(f"{where}.table",
                                      f"table '{spec.table}' not found in database{_did_you_mean(spec.table, existing)}")
         table = sa.Table(spec.table, metadata, autoload_with=conn)
         columns = set(table.c.keys())
         for i, key in enumerate(spec.key):
             if key not in columns:
                 setting = f"{where}.key" if len(spec.key) == 1 else f"{where}.key[{i}]"
-                raise FinanceConfigError(
+                raise ConfigError.setting(
                     setting, f"column '{key}' not found in table '{spec.table}'{_did_you_mean(key, columns)}")
         if spec.replication_key is not None and spec.replication_key not in columns:
-            raise FinanceConfigError(
+            raise ConfigError.setting(
                 f"{where}.replication_key",
                 f"column '{spec.replication_key}' not found in table '{spec.table}'"
                 f"{_did_you_mean(spec.replication_key, columns)}")
         return table
-
-    @classmethod
-    def get_singer_command(cls) -> click.Command:
-        return one_line_errors(super().get_singer_command())
 
 
 def _did_you_mean(name: str, choices: set[str]) -> str:

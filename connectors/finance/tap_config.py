@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from connectors.finance.errors import FinanceConfigError, from_validation_error
+from connectors.sdk import parse_settings
+from sync.errors import ConfigError
 
 DEFAULT_STREAMS: dict[str, dict[str, Any]] = {
     "customers": {"table": "customers", "key": ["customer_no"], "replication_key": "updated_at"},
@@ -87,7 +88,7 @@ class FinanceTapConfig(BaseModel):
                     continue
                 base |= override.model_dump(include=override.model_fields_set - {"enabled"})
             if not base.get("key"):
-                raise FinanceConfigError(f"streams.{name}.key", "required for a stream that is not a default one")
+                raise ConfigError.setting(f"streams.{name}.key", "required for a stream that is not a default one")
             specs.append(StreamSpec(name=name, table=base["table"] or name, key=base["key"],
                                     replication_key=base.get("replication_key")))
         return specs
@@ -97,16 +98,14 @@ class FinanceTapConfig(BaseModel):
         if self.password_env:
             password = environ.get(self.password_env)
             if password is None:
-                raise FinanceConfigError("password_env", f"environment variable {self.password_env} is not set")
+                raise ConfigError.setting("password_env", f"environment variable {self.password_env} is not set")
             url = url.set(password=password)
         return url
 
 
 def parse(config: dict[str, Any]) -> FinanceTapConfig:
-    try:
-        return FinanceTapConfig.model_validate(config)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+    parsed: FinanceTapConfig = parse_settings(FinanceTapConfig, config)
+    return parsed
 
 
 def config_jsonschema() -> dict[str, Any]:

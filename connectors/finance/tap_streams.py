@@ -22,13 +22,13 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from singer_sdk import Stream
 
-from connectors.bookmarks import LAST_KEY, iso_utc, parse_dt, resume_point
+from connectors.bookmarks import iso_utc, parse_dt, resume_point
 from connectors.finance.tap_config import StreamSpec
+from connectors.sdk import TieSafeStream
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.helpers.types import Context
 
     from connectors.finance.tap import TapFinance
 
@@ -54,7 +54,7 @@ def jsonschema_for(column: sa.Column[Any]) -> dict[str, Any]:
     return schema
 
 
-class LedgerTableStream(Stream):
+class LedgerTableStream(TieSafeStream):
     """Rows of one table, oldest change first (or in key order for a full-table stream)."""
 
     def __init__(self, tap: TapFinance, spec: StreamSpec, table: sa.Table) -> None:
@@ -127,11 +127,6 @@ class LedgerTableStream(Stream):
 
     # -- bookmark -----------------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        super()._increment_stream_state(latest_record, context=context)
-        if self.replication_key and latest_record.get(self.replication_key) is not None:
-            # Rows arrive in (updated_at, key) order, so the latest one is the resume point.
-            self.get_context_state(context)[LAST_KEY] = [latest_record[k] for k in self.primary_keys]
 
 
 def _bind_dt(value: datetime, column: sa.Column[Any]) -> datetime:

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from connectors.sales.errors import SalesConfigError
 from connectors.sales.tap_config import AuthConfig
+from sync.errors import ConfigError
 
 
 def _secret(environ: Mapping[str, str], env_name: str | None, setting: str) -> str:
     value = environ.get(env_name or "")
     if not value:
-        raise SalesConfigError(setting, f"environment variable {env_name} is not set")
+        raise ConfigError.setting(setting, f"environment variable {env_name} is not set")
     return value
 
 
@@ -65,17 +65,17 @@ class ClientCredentialsAuth(AuthBase):
         try:
             response = requests.post(self.cfg.token_url or "", data=form, timeout=self.timeout, verify=self.verify)
         except requests.ConnectionError:
-            raise SalesConfigError("auth.token_url", f"cannot connect to {self.cfg.token_url}") from None
+            raise ConfigError.setting("auth.token_url", f"cannot connect to {self.cfg.token_url}") from None
         if response.status_code in (400, 401, 403):
-            raise SalesConfigError("auth.client_secret_env",
+            raise ConfigError.setting("auth.client_secret_env",
                                    f"the token endpoint refused client '{self.cfg.client_id}' "
                                    f"(HTTP {response.status_code})")
         if not response.ok:
-            raise SalesConfigError("auth.token_url", f"the token endpoint answered HTTP {response.status_code}")
+            raise ConfigError.setting("auth.token_url", f"the token endpoint answered HTTP {response.status_code}")
         try:
             token = response.json()["access_token"]
         except (ValueError, KeyError):
-            raise SalesConfigError("auth.token_url", "the token endpoint's answer has no access_token") from None
+            raise ConfigError.setting("auth.token_url", "the token endpoint's answer has no access_token") from None
         return str(token)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -14,18 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import click
 import requests
 from requests.auth import AuthBase
-from singer_sdk import Tap
 
 from connectors.sales.auth import build_auth
-from connectors.sales.errors import SalesConfigError, one_line_errors
 from connectors.sales.tap_config import SalesTapConfig, config_jsonschema, parse
 from connectors.sales.tap_streams import EndpointStream
+from connectors.sdk import Crm2Tap
+from sync.errors import ConfigError
 
 
-class TapSales(Tap):
+class TapSales(Crm2Tap):
     """Sales API endpoints as Singer streams."""
 
     name = "tap-crm2-sales"
@@ -39,18 +38,11 @@ class TapSales(Tap):
         """Whether any API request has succeeded; network failures before that are config errors."""
         self.reauthorized = False
         self.retries = 0
-        self.config_error: SalesConfigError | None = None
+        self.config_error: ConfigError | None = None
         super().__init__(*args, **kwargs)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
-        try:
-            parse(dict(self.config))
-        except SalesConfigError as exc:
-            if raise_errors:
-                raise
-            return [str(exc)]
-        return []
+    def parse_settings(self, config: dict[str, Any]) -> SalesTapConfig:
+        return parse(config)
 
     @property
     def settings(self) -> SalesTapConfig:
@@ -85,10 +77,6 @@ class TapSales(Tap):
         super().sync_all()
         if self.config_error is not None:
             raise self.config_error
-
-    @classmethod
-    def get_singer_command(cls) -> click.Command:
-        return one_line_errors(super().get_singer_command())
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from connectors.sales.errors import SalesConfigError, from_validation_error
+from connectors.sdk import parse_settings
+from sync.errors import ConfigError
 
 
 class AuthConfig(BaseModel):
@@ -131,23 +132,22 @@ class SalesTapConfig(BaseModel):
                     continue
                 base |= {k: getattr(override, k) for k in override.model_fields_set - {"enabled"}}
             if not base.get("path"):
-                raise SalesConfigError(f"endpoints.{name}.path", "required for an endpoint that is not a default one")
+                raise ConfigError.setting(f"endpoints.{name}.path",
+                                          "required for an endpoint that is not a default one")
             if name not in DEFAULT_ENDPOINTS and not base.get("json_schema"):
-                raise SalesConfigError(f"endpoints.{name}.schema", "required for an endpoint that is not a default one")
+                raise ConfigError.setting(f"endpoints.{name}.schema",
+                                          "required for an endpoint that is not a default one")
             try:
                 specs.append(EndpointSpec(name=name, **{k: v for k, v in base.items() if v is not None
                                                         or k in ("replication_key", "replication_param")}))
             except ValidationError as exc:
-                error = from_validation_error(exc)
-                raise SalesConfigError(f"endpoints.{name}.{error.setting}", error.problem) from None
+                raise ConfigError.from_validation(exc, f"endpoints.{name}") from None
         return specs
 
 
 def parse(config: dict[str, Any]) -> SalesTapConfig:
-    try:
-        return SalesTapConfig.model_validate(config)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+    parsed: SalesTapConfig = parse_settings(SalesTapConfig, config)
+    return parsed
 
 
 def config_jsonschema() -> dict[str, Any]:

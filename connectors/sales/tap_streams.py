@@ -30,16 +30,17 @@ from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
-from connectors.bookmarks import LAST_KEY, parse_dt, resume_point
+from connectors.bookmarks import parse_dt, resume_point
 from connectors.sales.auth import ClientCredentialsAuth, credential_setting
-from connectors.sales.errors import SalesConfigError
 from connectors.sales.pagination import paginator_for, records
 from connectors.sales.schemas import DEFAULT_SCHEMAS
 from connectors.sales.tap_config import EndpointSpec
+from connectors.sdk import TieSafeStream
+from sync.errors import ConfigError
 
 if TYPE_CHECKING:
     from requests.auth import AuthBase
-    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.helpers.types import Context
 
     from connectors.sales.tap import TapSales
 
@@ -71,7 +72,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-class EndpointStream(RESTStream[Any]):
+class EndpointStream(TieSafeStream, RESTStream[Any]):
     """Records of one endpoint."""
 
     def __init__(self, tap: TapSales, spec: EndpointSpec) -> None:
@@ -152,10 +153,10 @@ class EndpointStream(RESTStream[Any]):
             auth.invalidate()
             raise RetryLater(self.response_error_message(response), response, 0.0)
         if status in (401, 403):
-            raise SalesConfigError(credential_setting(self.sales_tap.settings.auth),
+            raise ConfigError.setting(credential_setting(self.sales_tap.settings.auth),
                                    f"the API refused the credentials (HTTP {status} for {self.path})")
         if status == 404 and not self.sales_tap.reached:
-            raise SalesConfigError(f"endpoints.{self.name}.path", f"HTTP 404: no such endpoint {self.path}")
+            raise ConfigError.setting(f"endpoints.{self.name}.path", f"HTTP 404: no such endpoint {self.path}")
         if status >= 400:
             raise FatalAPIError(self.response_error_message(response))
         self.sales_tap.reached = True
@@ -190,7 +191,7 @@ class EndpointStream(RESTStream[Any]):
                 if self.sales_tap.reached:
                     raise
                 reason = _network_reason(exc)
-                raise SalesConfigError("base_url", f"cannot connect to {cfg.base_url}: {reason}") from None
+                raise ConfigError.setting("base_url", f"cannot connect to {cfg.base_url}: {reason}") from None
 
         return call
 
@@ -209,7 +210,7 @@ class EndpointStream(RESTStream[Any]):
             return
         try:
             yield from self._new_records(context)
-        except SalesConfigError as exc:
+        except ConfigError as exc:
             # Returning (not raising) keeps singer-sdk from logging a traceback; the tap raises it
             # once all streams are done, and the CLI prints it as one line.
             tap.config_error = exc
@@ -224,10 +225,6 @@ class EndpointStream(RESTStream[Any]):
                     continue  # already emitted by the run that saved this bookmark
             yield record
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        super()._increment_stream_state(latest_record, context=context)
-        if self.is_sorted and self.replication_key and latest_record.get(self.replication_key) is not None:
-            self.get_context_state(context)[LAST_KEY] = [latest_record.get(k) for k in self.primary_keys]
 
 
 def _network_reason(exc: BaseException) -> str:

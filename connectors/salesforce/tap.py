@@ -3,7 +3,7 @@
 Discovery describes only the configured objects. Each object is one incremental stream (see
 ``tap_streams``). When the org's API quota runs low the tap stops *cleanly*: everything emitted
 so far is followed by a final STATE, the remaining streams are skipped, and the process exits
-with :data:`EXIT_STOPPED_EARLY` (75, ``EX_TEMPFAIL``) so a scheduler notices and retries later
+with :data:`STOPPED_EARLY` (75, ``EX_TEMPFAIL``) so a scheduler notices and retries later
 while the target still saves the state. Exit codes:
 
 * 0 — every selected stream was extracted completely.
@@ -34,10 +34,7 @@ from connectors.salesforce.client import (
 from connectors.salesforce.tap_config import SalesforceTapConfig, config_jsonschema
 from connectors.salesforce.tap_schema import kinds_from_schema, schema_from_describe
 from connectors.salesforce.tap_streams import SObjectStream
-from sync.exitcodes import STOPPED_EARLY
-
-EXIT_STOPPED_EARLY = STOPPED_EARLY
-EXIT_FAILED = 1
+from sync.exitcodes import STOPPED_EARLY, ExitCode
 
 
 class TapSalesforce(Tap):
@@ -115,15 +112,15 @@ class TapSalesforce(Tap):
         """Called by a stream that stopped on an error after flushing what it had."""
         if isinstance(exc, ApiLimitReached | TransientError):
             self.halt_reason = f"{type(exc).__name__} during {stream}: {exc}"
-            self.exit_code = EXIT_STOPPED_EARLY
+            self.exit_code = STOPPED_EARLY
             self.logger.warning("Stopping cleanly: %s -- state covers every record emitted; rerun later to "
                                 "resume.", self.halt_reason)
         elif isinstance(exc, AuthenticationError):
             self.halt_reason = f"authentication failed: {exc}"
-            self.exit_code = max(self.exit_code, EXIT_FAILED)
+            self.exit_code = max(self.exit_code, ExitCode.FAILED)
             self.logger.error("Stopping: %s", self.halt_reason)
         else:
-            self.exit_code = self.exit_code or EXIT_FAILED
+            self.exit_code = self.exit_code or ExitCode.FAILED
             self.logger.error("Stream %s failed: %s", stream, exc)
         self.failures[stream] = str(exc)
 

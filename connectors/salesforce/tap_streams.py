@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
-
 from connectors.salesforce.client import BulkQuery, BulkQueryOptions, SalesforceError
 from connectors.salesforce.tap_schema import Kind, coerce_record, normalize_datetime, soql_datetime
+from connectors.sdk import TieSafeStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -33,7 +32,9 @@ LAST_ID_KEY = "replication_key_last_id"
 REPLICATION_KEY_CANDIDATES = ("SystemModstamp", "LastModifiedDate")
 
 
-class SObjectStream(Stream):
+class SObjectStream(TieSafeStream):
+    last_key_state = LAST_ID_KEY
+
     """Records of one sObject, oldest change first."""
 
     primary_keys = ("Id",)
@@ -125,11 +126,9 @@ class SObjectStream(Stream):
 
     # -- bookmark -----------------------------------------------------------------------------
 
-    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
-        super()._increment_stream_state(latest_record, context=context)
-        if self.replication_key and latest_record.get(self.replication_key) is not None:
-            # Records arrive in (SystemModstamp, Id) order, so the latest one is the resume point.
-            self.get_context_state(context)[LAST_ID_KEY] = latest_record["Id"]
+    def last_key(self, record: Record) -> Any:
+        # Records arrive in (SystemModstamp, Id) order, so the latest one is the resume point.
+        return record["Id"]
 
 
 def _soql_escape(value: str) -> str:

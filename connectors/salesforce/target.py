@@ -21,30 +21,24 @@ Exit codes:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from functools import cached_property
 from typing import Any, ClassVar
 
 import click
-from singer_sdk import Target
 from singer_sdk.sinks import BatchSink
 
 from connectors.salesforce.client import AuthenticationError
 from connectors.salesforce.writeback.config import WritebackSettings, config_jsonschema, parse_settings
 from connectors.salesforce.writeback.engine import EngineResult, WritebackEngine
 from connectors.salesforce.writeback.report import (
-    EXIT_CONFIG,
     exit_code,
     print_report,
     write_files,
 )
+from connectors.sdk import Crm2Target
+from sync.errors import ConfigError
 from sync.store import Store
 from sync.writeback.mapping import LoadedMapping, load_mapping
-from sync.yamlconf import ConfigError
-
-
-class WritebackConfigError(Exception):
-    """A setting that cannot work, in one line naming it."""
 
 
 class WritebackSink(BatchSink):
@@ -74,7 +68,7 @@ class WritebackSink(BatchSink):
         self.writeback.engine.add_records(self.stream_name, context.get("records") or [])
 
 
-class TargetSalesforce(Target):
+class TargetSalesforce(Crm2Target):
     """Writes crm2's tiers and scores to Salesforce."""
 
     name = "target-crm2-salesforce"
@@ -98,19 +92,12 @@ class TargetSalesforce(Target):
         try:
             self.settings.client()  # names the secret env vars; no call is made yet
         except AuthenticationError as exc:
-            raise WritebackConfigError(str(exc)) from None
+            raise ConfigError.setting("client_secret_env", str(exc)) from None
         # invoke() does not hand back the target; the CLI wrapper finds it here for the exit code
         TargetSalesforce._last_instance = self
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
-        try:
-            parse_settings(dict(self.config))
-        except ValueError as exc:
-            if raise_errors:
-                raise WritebackConfigError(str(exc)) from None
-            return [str(exc)]
-        return []
+    def parse_settings(self, config: dict[str, Any]) -> WritebackSettings:
+        return parse_settings(config)
 
     @property
     def settings(self) -> WritebackSettings:
@@ -170,26 +157,7 @@ class TargetSalesforce(Target):
         command = super().get_singer_command()
         command.params.append(click.Option(["--dry-run"], is_flag=True, default=False,
                                            help="Print what would change (before -> after); write nothing."))
-        return _clean_errors(command)
-
-
-def _clean_errors(command: click.Command) -> click.Command:
-    """Configuration problems as plain lines (``file:line:column: ...`` for the mapping) and exit 2."""
-    original: Callable[..., Any] = command.main
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr, flush=True)
-            sys.exit(EXIT_CONFIG)
-        except WritebackConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_CONFIG)
-
-    command.main = main  # type: ignore[method-assign]
-    return command
+        return command
 
 
 if __name__ == "__main__":

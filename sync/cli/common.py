@@ -10,10 +10,9 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from sync.errors import ConfigError, Crm2Error
 from sync.exitcodes import ExitCode
-from sync.orchestrate.lock import LockHeld
 from sync.redaction import redact
-from sync.yamlconf import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,12 +30,16 @@ STORE_OPTION = click.option(
     help="Store to use: a SQLite file or a SQLAlchemy URL [env CRM2_STORE; default .crm2/crm2.sqlite].")
 
 
-class Abort(Exception):
-    """A clean, expected stop with an exit code and a one-line message."""
+class Abort(Crm2Error):
+    """A clean, expected stop of a command with an exit code and a one-line message."""
 
     def __init__(self, code: ExitCode, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.code
 
 
 def console() -> Console:
@@ -52,18 +55,14 @@ def handled(fn: F) -> F:
         debug = bool(click.get_current_context().find_root().params.get("debug"))
         try:
             return fn(*args, **kwargs)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(redact(str(problem)), err=True)
+        except Crm2Error as exc:
+            # a config problem is a line of its own (file:line:column first, for editors)
+            prefix = "" if isinstance(exc, ConfigError) else "crm2: "
+            for line in exc.lines():
+                click.echo(prefix + redact(line), err=True)
             if debug:
                 raise
-            sys.exit(ExitCode.CONFIG)
-        except Abort as exc:
-            click.echo(f"crm2: {redact(str(exc))}", err=True)
-            sys.exit(exc.code)
-        except LockHeld as exc:
-            click.echo(f"crm2: {exc}; not starting a second run", err=True)
-            sys.exit(ExitCode.FAILED)
+            sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:

@@ -43,14 +43,10 @@ def explain(entity: str, golden_id: str, store: str | None, show_personal: bool,
     from sync.enrich.explain import explain_lines
     from sync.enrich.store_io import read_scores
     from sync.resolve import explain as explain_golden
-    from sync.resolve.explain import NotFound
     from sync.store import Store
 
     with Store.open(store) as st:
-        try:
-            why = explain_golden(st, golden_id)
-        except NotFound as exc:
-            raise Abort(ExitCode.CONFIG, str(exc)) from None
+        why = explain_golden(st, golden_id)  # an unknown id is a NotFound: exit 2, one line
         if why.entity != entity:
             raise Abort(ExitCode.CONFIG, f"{golden_id} is a {why.entity}, not a {entity}")
         scored = read_scores(st.engine, why.golden_id) if entity == "customer" else None
@@ -132,13 +128,12 @@ def review_list(store: str | None, entity: str | None, limit: int) -> None:
 
 def _decide(action: str, store: str | None, left: str, right: str, reason: str | None) -> None:
     from sync.resolve import confirm, reject
-    from sync.resolve.review import ReviewError
     from sync.store import Store
 
     with Store.open(store) as st:
         try:
             (confirm if action == "confirm" else reject)(st, left, right, reason=reason)
-        except (ReviewError, ValueError) as exc:
+        except ValueError as exc:  # a malformed reference (ReviewError is handled as exit 2)
             raise Abort(ExitCode.CONFIG, str(exc)) from None
     verb = "linked" if action == "confirm" else "kept apart"
     click.echo(f"{left} and {right} will be {verb} from the next sync on")
@@ -178,13 +173,12 @@ def unmerge(ref: str, reason: str | None, store: str | None) -> None:
     split shows after the next `crm2 sync` and is written to the audit log.
     """
     from sync.resolve import unmerge as split
-    from sync.resolve.review import ReviewError
     from sync.store import Store
 
     with Store.open(store) as st:
         try:
             others = split(st, ref, reason=reason)
-        except (ReviewError, ValueError) as exc:
+        except ValueError as exc:  # a malformed reference (ReviewError is handled as exit 2)
             raise Abort(ExitCode.CONFIG, str(exc)) from None
     click.echo(f"{ref} will be split from {len(others)} record(s): " + ", ".join(others) if others
                else f"{ref} is not linked to any other record")

@@ -23,12 +23,10 @@ from sync.cli.common import Abort, handled
 from sync.exitcodes import ExitCode
 from sync.migrate import archive_files, plan, verify_report
 from sync.migrate.archive import FORMATS, write_archive
-from sync.migrate.archive_files import ArchiveError
 from sync.migrate.cutover import cutover as run_cutover
-from sync.migrate.erase import EraseError, Eraser
+from sync.migrate.erase import Eraser
 from sync.migrate.full_run import migrate_run
 from sync.migrate.retention import load_policy
-from sync.migrate.singer_reader import TapFailed
 from sync.migrate.sources import open_sources
 from sync.migrate.verify import DEFAULT_SAMPLE, VerifyReport, verify
 from sync.orchestrate import config as pipeline_config
@@ -82,20 +80,6 @@ def _load(config_path: Path) -> tuple[LoadedConfig, str]:
     return loaded, loaded.pipeline.store.resolved_url(loaded.base)
 
 
-@contextlib.contextmanager
-def _failures() -> Iterator[None]:
-    """The migration's own errors as one line and the documented exit code."""
-    try:
-        yield
-    except TapFailed as exc:
-        raise Abort(ExitCode.FAILED, str(exc)) from None
-    except EraseError as exc:
-        raise Abort(ExitCode.CONFIG, str(exc)) from None
-    except ArchiveError as exc:
-        code = ExitCode.CONFIG if "not empty" in str(exc) or "not a crm2 archive" in str(exc) else ExitCode.FAILED
-        raise Abort(code, str(exc)) from None
-
-
 def _stage_echo(stage: StageReport) -> None:
     first = stage.detail.splitlines()[0] if stage.detail else ""
     click.echo(f"  {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
@@ -116,7 +100,7 @@ def plan_command(config_path: Path, sources: tuple[str, ...], as_json: bool) -> 
     the source fields and streams nothing maps.
     """
     loaded, url = _load(config_path)
-    with _failures(), Store.open(url) as store, _progress("reading keys of") as progress:
+    with Store.open(url) as store, _progress("reading keys of") as progress:
         plans = [plan.plan_source(s, store, on_record=lambda n, name=s.name: progress(name, n))
                  for s in open_sources(loaded, sources)]
     if as_json:
@@ -202,7 +186,7 @@ def verify_command(config_path: Path, sources: tuple[str, ...], sample: int, as_
     changes the store while it counts.
     """
     loaded, url = _load(config_path)
-    with (_failures(), Store.open(url) as store, run_lock(url), _progress("verifying") as progress,
+    with (Store.open(url) as store, run_lock(url), _progress("verifying") as progress,
           _verify_run(store, str(loaded.path)) as finish):
         report = verify(store, open_sources(loaded, sources), sample=sample, on_record=progress)
         finish(report)
@@ -222,7 +206,7 @@ def cutover_command(config_path: Path, sources: tuple[str, ...], sample: int, as
                     html: Path | None) -> None:
     """The final delta sync — one incremental crm2 sync, writeback as configured — then verify."""
     loaded, url = _load(config_path)
-    with _failures(), Store.open(url) as store, _progress("verifying") as progress:
+    with Store.open(url) as store, _progress("verifying") as progress:
         result = run_cutover(loaded, store, url, sources=sources, sample=sample, on_stage=_stage_echo,
                              on_record=progress)
         click.echo(f"cutover sync {result.outcome.run_id}: {result.outcome.status}", err=True)
@@ -254,8 +238,7 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
     and crm2's crosswalk for it, with a manifest of SHA-256 checksums.
     """
     if check_dir is not None:
-        with _failures():
-            problems = archive_files.check(check_dir)
+        problems = archive_files.check(check_dir)
         for problem in problems:
             click.echo(f"{check_dir}/{problem}")
         click.echo(f"{check_dir}: {'intact' if not problems else f'{len(problems)} problem(s)'}", err=True)
@@ -263,7 +246,7 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
     if config_path is None or out is None:
         raise click.UsageError("give --config and --out (or --check DIR)")
     loaded, url = _load(config_path)
-    with _failures(), Store.open(url) as store, _progress("archiving") as progress:
+    with Store.open(url) as store, _progress("archiving") as progress:
         manifest = write_archive(out, store, open_sources(loaded, sources), fmt=fmt,
                                  compress=compress and fmt == "jsonl", config=str(loaded.path), on_record=progress)
     for entry in manifest.files:
@@ -309,7 +292,7 @@ def erase_command(config_path: Path, policy: Path, subjects: tuple[str, ...], de
     for name in rules:
         if name not in known:
             raise click.UsageError(f"the policy has no rule '{name}' (it has: {', '.join(sorted(known)) or 'none'})")
-    with _failures(), Store.open(url) as store, run_lock(url):
+    with Store.open(url) as store, run_lock(url):
         mappings = {s.name: s.mapping for s in open_sources(loaded)}
         eraser = Eraser(store, retention, mappings)
         action = "delete" if delete else "anonymise"

@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sync.migrate.archive_files import (
-    ArchiveError,
+    ArchiveRefused,
     FileEntry,
     JsonlWriter,
     Manifest,
@@ -99,9 +99,9 @@ def write_archive(out: Path, store: Store, sources: Sequence[Source], *, fmt: st
     """Archive every source into the empty (or new) folder ``out``; the run is recorded as
     ``migrate-archive``. Raises ArchiveError for a folder that already holds files."""
     if fmt not in FORMATS:
-        raise ArchiveError(f"unknown format '{fmt}' (expected one of: {', '.join(FORMATS)})")
+        raise ArchiveRefused(f"unknown format '{fmt}' (expected one of: {', '.join(FORMATS)})")
     if out.exists() and any(out.iterdir()):
-        raise ArchiveError(f"{out} is not empty: an archive is written to a new folder, never over another")
+        raise ArchiveRefused(f"{out} is not empty: an archive is written to a new folder, never over another")
     created = not out.exists()
     private_dir(out)
     run_id = store.start_run("migrate-archive", config)

@@ -28,6 +28,8 @@ from typing import IO, Any
 
 import msgspec
 
+from sync.errors import Crm2Error
+from sync.exitcodes import ExitCode
 from sync.migrate.singer_reader import decode
 
 MANIFEST = "manifest.json"
@@ -38,8 +40,14 @@ _BATCH = 20_000
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(Crm2Error):
     """An archive cannot be written or read as asked (a clear message, no data)."""
+
+
+class ArchiveRefused(ArchiveError):
+    """The request itself cannot work (not an archive, a folder that is not empty): nothing ran."""
+
+    exit_code = ExitCode.CONFIG
 
 
 def safe_name(name: str) -> str:
@@ -102,11 +110,11 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ArchiveError(f"{path}: no manifest (not a crm2 archive)") from None
+            raise ArchiveRefused(f"{path}: no manifest (not a crm2 archive)") from None
         except (OSError, ValueError) as exc:
             raise ArchiveError(f"{path}: unreadable manifest ({type(exc).__name__})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-            raise ArchiveError(f"{path}: not a crm2 archive manifest")
+            raise ArchiveRefused(f"{path}: not a crm2 archive manifest")
         try:
             files = [FileEntry(**f) for f in data.get("files") or []]
             return cls(created_at=data["created_at"], crm2_version=data["crm2_version"], encoding=data["encoding"],
@@ -175,7 +183,7 @@ def _pyarrow() -> Any:
         import pyarrow
         import pyarrow.parquet
     except ModuleNotFoundError:
-        raise ArchiveError("Parquet needs pyarrow: pip install 'crm2[parquet]' (or use --format jsonl)") from None
+        raise ArchiveRefused("Parquet needs pyarrow: pip install 'crm2[parquet]' (or use --format jsonl)") from None
     return pyarrow
 
 

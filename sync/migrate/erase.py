@@ -37,6 +37,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.errors import Crm2Error
+from sync.exitcodes import ExitCode
 from sync.mapping import Mapping as SourceMapping
 from sync.migrate import erase_archive
 from sync.migrate.refs import BadReference, Ref
@@ -60,7 +62,9 @@ _CHUNK = 400
 _ERASE_REASON_SHARED = "held personal data of an erased record"
 
 
-class EraseError(Exception):
+class EraseError(Crm2Error):
+    exit_code = ExitCode.CONFIG
+
     """A subject crm2 does not hold, or an archive that cannot be changed (nothing was erased)."""
 
 

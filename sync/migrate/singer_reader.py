@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import msgspec
 
+from sync.errors import SourceError
 from sync.orchestrate import programs
 from sync.redaction import redact
 
@@ -31,7 +32,7 @@ DISCOVERY_TIMEOUT = 600.0
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
-class TapFailed(RuntimeError):
+class TapFailed(SourceError):
     """The tap is missing, exited non-zero or printed something that is not Singer."""
 
 

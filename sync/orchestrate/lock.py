@@ -20,9 +20,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from sync.errors import Crm2Error
 
-class LockHeld(RuntimeError):
-    """Another run holds the store's lock."""
+
+class LockHeld(Crm2Error):
+    """Another run holds the store's lock: the second run stops before doing anything."""
+
+    def lines(self) -> list[str]:
+        return [f"{self}; not starting a second run"]
 
 
 def _holder_text() -> str:

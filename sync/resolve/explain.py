@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sync.errors import Crm2Error
+from sync.exitcodes import ExitCode
 from sync.resolve.engine import ref_text
 from sync.resolve.scoring import levels_from_details
 from sync.store.schema import crosswalk, golden, match_constraints, match_pairs, match_records
@@ -43,8 +45,10 @@ class Explanation:
     merged_ids: list[str] = field(default_factory=list)  # golden ids merged into this one
 
 
-class NotFound(LookupError):
-    pass
+class NotFound(Crm2Error):
+    """No golden record or source record by that id."""
+
+    exit_code = ExitCode.CONFIG
 
 
 def explain(store: Store, golden_id: str) -> Explanation:

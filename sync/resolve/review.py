@@ -13,13 +13,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.errors import Crm2Error
+from sync.exitcodes import ExitCode
 from sync.resolve.engine import parse_ref, ref_text
 from sync.resolve.scoring import levels_from_details
 from sync.store.schema import crosswalk, match_constraints, match_pairs, match_records
 from sync.store.store import AuditEntry, Store, now
 
 
-class ReviewError(LookupError):
+class ReviewError(Crm2Error):
+    exit_code = ExitCode.CONFIG
+
     """The pair or record named is not known to the store."""
 
 

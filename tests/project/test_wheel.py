@@ -26,7 +26,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("uv (from the test extra) is needed to install the wheel's dependencies quickly")
     work = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+    # Build from a copy of the checkout's files: setuptools keeps a build/ folder in the source
+    # tree, and a stale one would put modules into the wheel that the tree no longer has.
+    src = work / "src"
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        origin, copy = ROOT / rel, src / rel
+        if not origin.exists() and not origin.is_symlink():
+            continue  # deleted in the work tree, not yet committed
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, copy, follow_symlinks=False)
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)],
                  cwd=work, env=env)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (work / "dist").glob("crm2-*.whl")

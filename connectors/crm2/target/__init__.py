@@ -28,30 +28,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
-import click
 import msgspec
-from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from connectors.crm2.target.config import (
-    TargetConfigError,
-    TargetRunError,
-    TargetSettings,
-    config_jsonschema,
-    one_line_errors,
-    parse,
-)
+from connectors.crm2.target.config import TargetRunError, TargetSettings, config_jsonschema, parse
 from connectors.crm2.target.loader import Loader
 from connectors.crm2.target.sink import Crm2Sink
 from connectors.metrics import write_metrics
+from connectors.sdk import Crm2Target
+from sync.errors import ConfigError, Problem
 from sync.mapping import Mapping, load_mapping
 from sync.redaction import RedactingFilter
 from sync.store import Store
-from sync.yamlconf import ConfigError
 
 UNREADABLE_STREAM = "(unreadable input)"
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -121,7 +113,7 @@ class _LogFilter(RedactingFilter):
         return True if record.name == "singer_sdk.metrics" else super().filter(record)
 
 
-class TargetCrm2(Target):
+class TargetCrm2(Crm2Target):
     """Maps any Singer tap's streams into the crm2 store with a YAML mapping."""
 
     name = "target-crm2"
@@ -145,8 +137,8 @@ class TargetCrm2(Target):
         try:
             self.store = Store.open(settings.store_url)
         except Exception as exc:
-            raise TargetConfigError("store_url", f"cannot open the store at {settings.safe_store_url} "
-                                                 f"({type(exc).__name__})") from None
+            raise ConfigError.setting("store_url", f"cannot open the store at {settings.safe_store_url} "
+                                                   f"({type(exc).__name__})") from None
         self.prior_state = self.store.get_bookmark(self.bookmark_name) or {}
         self.loader = Loader(self.store, self.mapping, source_system=self.source_system, run_id=settings.run_id,
                              unmapped=settings.unmapped_streams, mapping_name=settings.mapping.name,
@@ -161,15 +153,8 @@ class TargetCrm2(Target):
         self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
 
     # -- config ---------------------------------------------------------------------------------
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """pydantic, not singer-sdk's jsonschema check: its errors name the setting in one line."""
-        try:
-            parse(dict(self.config))
-        except TargetConfigError as exc:
-            if raise_errors:
-                raise
-            return [str(exc)]
-        return []
+    def parse_settings(self, config: dict[str, Any]) -> TargetSettings:
+        return parse(config)
 
     @property
     def settings(self) -> TargetSettings:
@@ -182,13 +167,9 @@ class TargetCrm2(Target):
         try:
             return load_mapping(path)
         except ConfigError as exc:
-            raise TargetConfigError("mapping", str(exc.problems[0]) + (
-                f" (and {len(exc.problems) - 1} more; run crm2 mapping test)" if len(exc.problems) > 1 else "")
-            ) from None
-
-    @classmethod
-    def get_singer_command(cls) -> click.Command:
-        return one_line_errors(super().get_singer_command())
+            # problems inside the file name their file:line:column; one about the file itself
+            # (missing, unreadable) names the setting that points at it
+            raise ConfigError([p if p.line else Problem("mapping", 0, 0, str(p)) for p in exc.problems]) from None
 
     # -- messages -------------------------------------------------------------------------------
     def _violation(self, error: TargetRunError) -> None:

@@ -8,33 +8,18 @@ private): it is registered as a secret so no log line or error can show it.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import click
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from connectors.sdk import parse_settings
+from sync.errors import DestinationError
 from sync.redaction import register_secret
 
-EXIT_CONFIG = 2
-"""Same meaning as crm2's own exit code 2: bad configuration, nothing ran."""
 
-EXIT_FAILED = 1
-
-
-class TargetConfigError(Exception):
-    """A setting that cannot work: ``setting`` is its dotted path in the config."""
-
-    def __init__(self, setting: str, problem: str) -> None:
-        super().__init__(f"{setting}: {problem}")
-        self.setting = setting
-        self.problem = problem
-
-
-class TargetRunError(Exception):
+class TargetRunError(DestinationError):
     """The run ended with something not accounted for; the message says what, without data."""
 
 
@@ -77,12 +62,8 @@ class TargetSettings(BaseModel):
 
 
 def parse(config: dict[str, Any]) -> TargetSettings:
-    try:
-        return TargetSettings.model_validate(config)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        setting = ".".join(str(part) for part in first["loc"]) or "config"
-        raise TargetConfigError(setting, first["msg"]) from None
+    parsed: TargetSettings = parse_settings(TargetSettings, config)
+    return parsed
 
 
 def config_jsonschema() -> dict[str, Any]:
@@ -91,21 +72,3 @@ def config_jsonschema() -> dict[str, Any]:
     schema.pop("title", None)
     schema["additionalProperties"] = True
     return schema
-
-
-def one_line_errors(command: click.Command) -> click.Command:
-    """Make ``command`` print one line and exit 2 (bad config) or 1 (run failed) instead of a traceback."""
-    original: Callable[..., Any] = command.main
-
-    def main(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(*args, **kwargs)
-        except TargetConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_CONFIG)
-        except TargetRunError as exc:
-            print(f"target-crm2: {exc}", file=sys.stderr, flush=True)
-            sys.exit(EXIT_FAILED)
-
-    command.main = main  # type: ignore[method-assign]
-    return command

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors import sdk
 from connectors.salesforce.client import (
     ApiBudget,
     BulkIngestOptions,
@@ -105,16 +106,9 @@ class WritebackSettings(BaseModel):
 
 
 def parse_settings(config: dict[str, Any]) -> WritebackSettings:
-    """Validate; a ValueError naming the setting (one line) when something is wrong."""
-    try:
-        return WritebackSettings.model_validate(config)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: {msg}" if where else msg)
-        raise ValueError("; ".join(problems)) from None
+    """Validate; a ConfigError naming every setting at fault when something is wrong."""
+    parsed: WritebackSettings = sdk.parse_settings(WritebackSettings, config)
+    return parsed
 
 
 def config_jsonschema() -> dict[str, Any]:

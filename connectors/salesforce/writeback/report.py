@@ -15,25 +15,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.salesforce.writeback.engine import EngineResult, PreviewLine
-from sync.exitcodes import STOPPED_EARLY
+from sync.exitcodes import STOPPED_EARLY, ExitCode
 from sync.writeback.values import shown
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_REJECTED = 3
-"""Finished, but some records were rejected (they are queued and retried on the next run)."""
-"""Stopped cleanly on the API limit or budget, or Salesforce unreachable; a rerun continues."""
 
 
 def exit_code(result: EngineResult) -> int:
     if result.stopped_fatal:
-        return EXIT_FAILED
-    if result.stopped:
+        return ExitCode.FAILED
+    if result.stopped:  # cleanly on the API limit or budget, or Salesforce unreachable; a rerun continues
         return STOPPED_EARLY
     if result.counts.rejected or result.bad_values:
-        return EXIT_REJECTED
-    return EXIT_OK
+        return ExitCode.PARTIAL  # rejected rows are queued and retried on the next run
+    return ExitCode.OK
 
 
 def preview_lines(lines: Sequence[PreviewLine]) -> list[str]:

@@ -198,7 +198,7 @@ def test_a_bad_mapping_is_a_config_error_with_its_position(shop):
                           input="", capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"config error: mapping: {mapping}:9:39: unknown transform 'emial' (did you mean 'email'?)")
+        f"config error: {mapping}:9:39: unknown transform 'emial' (did you mean 'email'?)")
 
 
 def test_killed_mid_stream_the_bookmark_never_passes_durable_rows(shop):

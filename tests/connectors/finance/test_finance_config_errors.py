@@ -63,7 +63,7 @@ def test_unreachable_database_names_the_url_without_the_password(tmp_path):
 
 @pytest.mark.parametrize(("config", "expected"), [
     ({"url": "postgresql+psycopg://crm2:hunter2@db/ledger"},
-     "config error: url: Value error, contains a password; put it in an environment variable and name it in "
+     "config error: url: contains a password; put it in an environment variable and name it in "
      "password_env"),
     ({}, "config error: url: Field required"),
     ({"url": "sqlite:///x.sqlite", "password_env": "CRM2_TEST_FIN_UNSET"},

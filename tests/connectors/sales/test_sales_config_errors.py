@@ -68,7 +68,7 @@ def test_wrong_endpoint_path_is_named(tmp_path, standin):
 
 @pytest.mark.parametrize(("config", "expected"), [
     ({}, "config error: base_url: Field required"),
-    ({"base_url": "ftp://x"}, "config error: base_url: Value error, must start with http:// or https://"),
+    ({"base_url": "ftp://x"}, "config error: base_url: must start with http:// or https://"),
     ({"base_url": "http://x", "auth": {"type": "bearer", "token_env": "CRM2_TEST_UNSET_TOKEN"}},
      "config error: auth.token_env: environment variable CRM2_TEST_UNSET_TOKEN is not set"),
     ({"base_url": "http://x", "endpoints": {"orders": {"pagination": {"type": "pages"}}}},

@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from connectors.salesforce.writeback.config import parse_settings
 from connectors.salesforce.writeback.diff import diff
 from connectors.salesforce.writeback.store import LastWritten
+from sync.errors import ConfigError
 from sync.shipped import MAPPINGS
 from sync.store import Store, migrate
 from sync.store.schema import writeback_queue, writeback_state
 from sync.writeback.mapping import Intent, LoadedMapping, MapStats, load_mapping
 from sync.writeback.values import canonical, csv_cell, same, same_loose
-from sync.yamlconf import ConfigError
 
 SCHEMA = {"properties": {"golden_id": {"type": "string"}, "tier": {"type": ["string", "null"]},
                          "health_score": {"type": ["number", "null"]}, "clv": {"type": ["number", "null"]},
@@ -146,9 +146,9 @@ def test_diff_sends_only_changed_fields_and_ignores_non_triggers_alone(tmp_path)
 def test_target_settings_reuse_the_tap_connection_checks():
     base = {"store_url": "x.sqlite", "mapping": "m.yml", "client_id": "id", "instance_url": "https://org.example"}
     assert parse_settings(base).salesforce.oauth_host == "https://org.example"
-    with pytest.raises(ValueError, match="https"):
+    with pytest.raises(ConfigError, match="https"):
         parse_settings({**base, "instance_url": "http://org.example"})
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ConfigError, match="mode"):
         parse_settings({**base, "mode": "mirror"})
 
 

@@ -1,0 +1,106 @@
+"""The singer-sdk extension points crm2's six Singer programs need, in one place.
+
+Taps and targets subclass these instead of overriding singer-sdk's private methods each in its
+own way, so a singer-sdk upgrade is checked against this module alone:
+
+- settings validated by a pydantic model, every problem reported (not the first), each named by
+  its setting path — instead of singer-sdk's jsonschema check;
+- one entry wrapper: a Crm2Error becomes its lines on stderr and its exit code (2 for a bad
+  config, 1 for a failed run, 75 for a clean early stop), never a traceback;
+- the tie-safe bookmark (change time + last key; see connectors/bookmarks.py), written once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import click
+from pydantic import BaseModel, ValidationError
+from singer_sdk import Stream, Tap, Target
+from singer_sdk.helpers.types import Context, Record
+
+from connectors.bookmarks import LAST_KEY
+from sync.errors import ConfigError, Crm2Error
+
+
+def parse_settings(model: type[BaseModel], config: dict[str, Any], prefix: str = "") -> Any:
+    """``config`` validated by ``model``; every problem as one ConfigError, placed by setting path."""
+    try:
+        return model.model_validate(config)
+    except ValidationError as exc:
+        raise ConfigError.from_validation(exc, prefix) from None
+
+
+def one_line_errors(command: click.Command, program: str) -> click.Command:
+    """Make ``command`` print a Crm2Error as lines and exit with its code instead of a traceback.
+
+    Wrapping ``main`` (not ``invoke``) also covers ``--discover`` and ``--about``, which
+    singer-sdk runs from option callbacks while the arguments are still being parsed.
+    """
+    original: Callable[..., Any] = command.main
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except Crm2Error as exc:
+            prefix = "config error: " if isinstance(exc, ConfigError) else f"{program}: "
+            for line in exc.lines():
+                print(prefix + line, file=sys.stderr, flush=True)
+            sys.exit(exc.exit_code)
+
+    command.main = main  # type: ignore[method-assign]
+    return command
+
+
+class _ValidatedConfig:
+    """Settings checked by pydantic when singer-sdk validates the config."""
+
+    name: ClassVar[str]
+    config: Any
+
+    def parse_settings(self, config: dict[str, Any]) -> Any:
+        """The program's settings from its config; raises ConfigError with every problem."""
+        raise NotImplementedError
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            self.parse_settings(dict(self.config))
+        except ConfigError as exc:
+            if raise_errors:
+                raise
+            return exc.lines()
+        return []
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        return one_line_errors(super().get_singer_command(), cls.name)  # type: ignore[misc]
+
+
+class Crm2Tap(_ValidatedConfig, Tap):
+    """A crm2 tap: pydantic-validated settings and one-line errors with crm2's exit codes."""
+
+
+class Crm2Target(_ValidatedConfig, Target):
+    """A crm2 target: pydantic-validated settings and one-line errors with crm2's exit codes."""
+
+
+class TieSafeStream(Stream):
+    """A stream read in (change time, key) order that also bookmarks the last record's key.
+
+    singer-sdk saves only the change time of the last record; records sharing that time would be
+    lost with ``>`` or repeated with ``>=`` on resume. Subclasses say which key (``last_key``)
+    and read with :func:`connectors.bookmarks.resume_point`.
+    """
+
+    last_key_state: ClassVar[str] = LAST_KEY
+    """The state entry holding the key (kept per program, so saved bookmarks stay readable)."""
+
+    def last_key(self, record: Record) -> Any:
+        return [record.get(k) for k in self.primary_keys or ()]
+
+    def _increment_stream_state(self, latest_record: Record, *, context: Context | None = None) -> None:
+        super()._increment_stream_state(latest_record, context=context)
+        if self.is_sorted and self.replication_key and latest_record.get(self.replication_key) is not None:
+            self.get_context_state(context)[self.last_key_state] = self.last_key(latest_record)
