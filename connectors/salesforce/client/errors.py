@@ -12,12 +12,17 @@ from typing import Any
 
 import requests
 
+from sync.errors import Crm2Error, StoppedEarly
+from sync.exitcodes import ExitCode
+
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT"})
 
 
-class SalesforceError(Exception):
+class SalesforceError(Crm2Error):
     """An error answer from Salesforce (or a failure to get one)."""
+
+    retriable = False
 
     def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None,
                  fields: list[str] | None = None) -> None:
@@ -33,7 +38,9 @@ class SalesforceError(Exception):
 
 
 class AuthenticationError(SalesforceError):
-    """The token endpoint refused the credentials; retrying cannot help."""
+    """The token endpoint refused the credentials; retrying cannot help (a setting to fix)."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class InvalidSessionError(SalesforceError):
@@ -43,9 +50,13 @@ class InvalidSessionError(SalesforceError):
 class TransientError(SalesforceError):
     """5xx, UNABLE_TO_LOCK_ROW, timeouts, dropped connections: worth retrying with backoff."""
 
+    retriable = True
 
-class ApiLimitReached(SalesforceError):
+
+class ApiLimitReached(SalesforceError, StoppedEarly):
     """The org's daily API limit (or our budget share of it) is used up; stop, resume tomorrow."""
+
+    exit_code = StoppedEarly.exit_code
 
 
 class RequestLimitExceeded(ApiLimitReached):
