@@ -57,16 +57,13 @@ def one_line_errors(command: click.Command, program: str) -> click.Command:
 class _ValidatedConfig:
     """Settings checked by pydantic when singer-sdk validates the config."""
 
-    name: ClassVar[str]
-    config: Any
-
     def parse_settings(self, config: dict[str, Any]) -> Any:
         """The program's settings from its config; raises ConfigError with every problem."""
         raise NotImplementedError
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
-            self.parse_settings(dict(self.config))
+            self.parse_settings(dict(self.config))  # type: ignore[attr-defined]
         except ConfigError as exc:
             if raise_errors:
                 raise
@@ -75,7 +72,7 @@ class _ValidatedConfig:
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        return one_line_errors(super().get_singer_command(), cls.name)  # type: ignore[misc]
+        return one_line_errors(super().get_singer_command(), cls.name)  # type: ignore[misc,attr-defined]
 
 
 class Crm2Tap(_ValidatedConfig, Tap):

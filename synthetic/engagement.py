@@ -111,7 +111,7 @@ def _cases(ctx: _Context, closed_cases: list[tuple[int, str | None]]) -> Iterato
         x = r()
         kind = "Complaint" if x < complaint_share else "Problem" if x < complaint_share + 0.4 else "Question"
         priority = PRIORITIES[int(r() * len(PRIORITIES))]
-        subjects = nm.CASE_SUBJECTS[kind]
+        subjects: tuple[str, ...] = nm.CASE_SUBJECTS[kind]
         contact = ctx.contact()
         speed = {"Critical": 0.4, "High": 1.0, "Medium": 3.0, "Low": 8.0}[priority] * (2.2 if ctx.at_risk else 1.0)
         first = opened + int(rng.lognormvariate(math.log(speed), 0.9) * HOUR)
@@ -146,7 +146,7 @@ def _activities(ctx: _Context) -> Iterator[Record]:
         day = ctx.day() if r() < 0.93 else min(NOW_DAY + 30, NOW_DAY + int(r() * 30))  # a few still to do
         kind = TASK_TYPES[int(r() * len(TASK_TYPES))]
         created = seconds_at(min(day, NOW_DAY - 1) - int(r() * 5), co, r())
-        subjects = nm.TASK_SUBJECTS[kind]
+        subjects: tuple[str, ...] = nm.TASK_SUBJECTS[kind]
         yield "salesforce", "Task", {
             "Id": sf_record_id("Task", co.index, k), "WhatId": ctx.account(), "WhoId": ctx.contact(),
             "Subject": subjects[int(r() * len(subjects))], "TaskSubtype": kind,

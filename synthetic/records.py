@@ -243,6 +243,7 @@ def _finance(co: Company, u: Universe, rng: random.Random, truth: list[Record]) 
             day += 60 + int(r() * 700)
         created = seconds_at(min(day, NOW_DAY - 1), co, r())
         last, _ = modified(created, rng)
+        name: str | None
         name, zh = dirt.company_name(co, rng, 0.92)
         broken = None
         if primary and "finance_name" in co.broken:

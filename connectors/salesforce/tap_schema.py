@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 Kind = Literal["string", "boolean", "integer", "number", "decimal", "date", "datetime", "time"]
 
@@ -80,16 +80,16 @@ def kinds_from_schema(schema: Mapping[str, Any]) -> dict[str, Kind]:
     for name, prop in schema.get("properties", {}).items():
         types = prop.get("type", "string")
         types = [t for t in (types if isinstance(types, list) else [types]) if t != "null"]
-        json_type = types[0] if types else "string"
+        json_type: str = types[0] if types else "string"
         fmt = prop.get("format")
         if fmt == "singer.decimal":
             kinds[name] = "decimal"
         elif json_type == "string" and fmt in ("date", "time"):
-            kinds[name] = fmt
+            kinds[name] = cast(Kind, fmt)
         elif json_type == "string" and fmt == "date-time":
             kinds[name] = "datetime"
         elif json_type in ("boolean", "integer", "number"):
-            kinds[name] = json_type
+            kinds[name] = cast(Kind, json_type)
         else:
             kinds[name] = "string"
     return kinds

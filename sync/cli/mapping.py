@@ -202,6 +202,7 @@ def check_pipeline_mappings(loaded: LoadedConfig, catalogs: Mapping[str, Path] |
                 continue
         else:
             continue
+        assert catalog is not None
         report = check_against_catalog(mapping_, catalog)
         problems += report.errors
         _print_report(report, ex.name, out)

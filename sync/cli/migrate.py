@@ -8,12 +8,13 @@ docs/migration.md.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console
@@ -101,7 +102,7 @@ def plan_command(config_path: Path, sources: tuple[str, ...], as_json: bool) -> 
     """
     loaded, url = _load(config_path)
     with Store.open(url) as store, _progress("reading keys of") as progress:
-        plans = [plan.plan_source(s, store, on_record=lambda n, name=s.name: progress(name, n))
+        plans = [plan.plan_source(s, store, on_record=functools.partial(progress, s.name))
                  for s in open_sources(loaded, sources)]
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in plans], indent=2, ensure_ascii=False))
@@ -295,9 +296,9 @@ def erase_command(config_path: Path, policy: Path, subjects: tuple[str, ...], de
     with Store.open(url) as store, run_lock(url):
         mappings = {s.name: s.mapping for s in open_sources(loaded)}
         eraser = Eraser(store, retention, mappings)
-        action = "delete" if delete else "anonymise"
+        action: Literal["anonymise", "delete"] = "delete" if delete else "anonymise"
         chosen = (eraser.requested(subjects, action) if subjects
-                  else eraser.by_rules(as_of.date() if isinstance(as_of, date) else None, rules))
+                  else eraser.by_rules(as_of.date() if isinstance(as_of, datetime) else None, rules))
         run_id = store.start_run("migrate-erase", str(loaded.path)) if apply else None
         try:
             report = eraser.erase(chosen, archives=archives, apply=apply, run_id=run_id)

@@ -135,7 +135,7 @@ def _open_write(path: Path, compressed: bool) -> IO[bytes]:
     raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
     if not compressed:
         return raw
-    return _GzipWriter(raw)
+    return _GzipWriter(raw)  # type: ignore[return-value]  # a GzipFile is a binary file object
 
 
 class _GzipWriter(gzip.GzipFile):

@@ -187,8 +187,9 @@ class Eraser:
         found: dict[tuple[str, str, str], str] = {("", "", k): v for k, v in stage_of_gid.items() if v}
         for system, sid, gid in conn.execute(sa.select(c.c.source_system, c.c.source_id, c.c.golden_id)
                                              .where(c.c.entity == "customer", c.c.golden_id.is_not(None))):
-            if stage_of_gid.get(gid):
-                found[(system, "customer", sid)] = stage_of_gid[gid]
+            stage = stage_of_gid.get(gid)
+            if stage:
+                found[(system, "customer", sid)] = stage
         return found
 
     # -- erasing ----------------------------------------------------------------------------------
@@ -335,11 +336,11 @@ class Eraser:
             if action == "delete":
                 changed["golden"] += conn.execute(golden.delete().where(golden.c.golden_id == gid)).rowcount
                 continue
-            row = conn.execute(sa.select(golden.c.entity, golden.c.data).where(golden.c.golden_id == gid)).first()
-            if row is None:
+            found = conn.execute(sa.select(golden.c.entity, golden.c.data).where(golden.c.golden_id == gid)).first()
+            if found is None:
                 continue
-            data = copy.deepcopy(row.data)
-            replace_fields(data, self.policy.entity_fields(row.entity), self.token)
+            data = copy.deepcopy(found.data)
+            replace_fields(data, self.policy.entity_fields(found.entity), self.token)
             data, _ = scrub(data, scoped, self.token)
             conn.execute(golden.update().where(golden.c.golden_id == gid).values(data=data))
             changed["golden"] += 1

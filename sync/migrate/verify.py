@@ -379,8 +379,8 @@ class Verifier:
         with self.store.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start:start + _CHUNK]
-                data.update(conn.execute(sa.select(s.c.source_id, s.c.data).where(
-                    s.c.source_system == self.system, s.c.source_object == obj, s.c.source_id.in_(chunk))).all())
+                data.update((r.source_id, r.data) for r in conn.execute(sa.select(s.c.source_id, s.c.data).where(
+                    s.c.source_system == self.system, s.c.source_object == obj, s.c.source_id.in_(chunk))))
         check = state.check
         for _, sid, record in chosen:
             if sid not in data:

@@ -62,6 +62,7 @@ def explain(store: Store, golden_id: str) -> Explanation:
             if row.merged_into is None:
                 break
             gid = row.merged_into
+        assert row is not None  # the loop either found the record or raised NotFound
         data = dict(row.data or {})
         out = Explanation(golden_id=gid, entity=row.entity, requested=requested)
         out.merged_ids = sorted(conn.execute(sa.select(golden.c.golden_id).where(
