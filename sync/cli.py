@@ -241,6 +241,8 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
+for _command in __import__("sync.console.cli", fromlist=["COMMANDS"]).COMMANDS:  # crm2 serve, crm2 users
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,137 @@
+"""`crm2 serve` (the web console) and `crm2 users` (who may sign in to it)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+
+import click
+
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
+from sync.exitcodes import ExitCode
+
+PASSWORD_ENV = "CRM2_CONSOLE_PASSWORD"
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@STORE_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; put a TLS proxy in front for other hosts).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one (the URL is printed).")
+@click.option("--session-minutes", default=30, show_default=True, type=click.IntRange(1, 24 * 60),
+              help="A session ends after this long without use.")
+@click.option("--secret-env", default="CRM2_CONSOLE_SECRET", show_default=True,
+              help="Environment variable holding the key that signs sessions; unset: a random key, "
+                   "so sessions end when the console restarts.")
+@click.option("--https-only", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+@handled
+def serve(store: str | None, host: str, port: int, session_minutes: int, secret_env: str, https_only: bool) -> None:
+    """Start the crm2 console: key accounts, customer 360, review queue, data quality, runs, migration.
+
+    Sign-in is required; add people with `crm2 users add NAME --role viewer|steward|operator|admin`.
+    """
+    import uvicorn
+
+    from sync.console.app import create_app
+    from sync.store import Store
+
+    secret = os.environ.get(secret_env) or ""
+    if secret and len(secret) < 32:
+        raise Abort(ExitCode.CONFIG, f"{secret_env} must hold at least 32 characters")
+    secret = secret or secrets.token_urlsafe(48)
+    st = Store.open(store)
+    app = create_app(st, secret=secret, session_seconds=session_minutes * 60, https_only=https_only)
+    # bind first, so port 0 gives a real port to print before serving
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise Abort(ExitCode.CONFIG, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    click.echo(f"crm2 console on http://{shown}:{bound}/ (Ctrl-C to stop)", err=False)
+    sys.stdout.flush()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False,
+                                           server_header=False))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        st.close()
+
+
+@click.group()
+def users() -> None:
+    """People who may sign in to the console (`crm2 serve`), each with one role.
+
+    \b
+    crm2 users add NAME --role steward   password from $CRM2_CONSOLE_PASSWORD or stdin
+    crm2 users list
+    crm2 users remove NAME
+    """
+
+
+def _password() -> str:
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if sys.stdin.isatty():
+        return click.prompt("password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@users.command("add", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@click.option("--role", required=True, help="viewer, steward, operator or admin.")
+@STORE_OPTION
+@handled
+def users_add(name: str, role: str, store: str | None) -> None:
+    """Add NAME (or change its password and role). The password is read from the environment
+    variable CRM2_CONSOLE_PASSWORD, else from stdin; never from the command line, where other
+    users of the machine could read it."""
+    from sync.console.users import UserError, add_user, parse_role
+    from sync.store import Store
+
+    try:
+        parsed = parse_role(role)
+        password = _password()
+        with Store.open(store) as st:
+            created = add_user(st, name, password, parsed)
+    except UserError as exc:
+        raise Abort(ExitCode.CONFIG, str(exc)) from None
+    click.echo(f"{'added' if created else 'updated'} {name} ({parsed.value})")
+
+
+@users.command("list", epilog=EXIT_CODES_HELP)
+@STORE_OPTION
+@handled
+def users_list(store: str | None) -> None:
+    """Names and roles (never passwords or hashes)."""
+    from sync.console.users import list_users
+    from sync.store import Store
+
+    with Store.open(store) as st:
+        for name, role in list_users(st):
+            click.echo(f"{name}\t{role.value}")
+
+
+@users.command("remove", epilog=EXIT_CODES_HELP)
+@click.argument("name")
+@STORE_OPTION
+@handled
+def users_remove(name: str, store: str | None) -> None:
+    """Remove NAME; their open sessions end at their next request."""
+    from sync.console.users import remove_user
+    from sync.store import Store
+
+    with Store.open(store) as st:
+        if not remove_user(st, name):
+            raise Abort(ExitCode.CONFIG, f"no console user {name}")
+    click.echo(f"removed {name}")
+
+
+COMMANDS = (serve, users)
