@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync.console.users import add_user
 from sync.access import Role
+from sync.console.users import add_user
 from sync.store import Store
 from sync.store.schema import (
     check_results,

@@ -14,16 +14,16 @@ import pytest
 import sqlalchemy as sa
 from console_seed import LEFT, PASSWORDS, RIGHT, XSS, seed
 
+from sync.access import Role
 from sync.console import i18n
 from sync.console.app import create_app
 from sync.console.plain import plain_reasons
 from sync.console.users import UserError, add_user, verify
-from sync.access import Role
 from sync.store import Store
 from sync.store.schema import audit_log, match_constraints, match_pairs
 
 pytest.importorskip("httpx")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
