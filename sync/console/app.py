@@ -110,6 +110,7 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
     env.filters["money"] = lambda v: "" if v is None else f"{v:,.0f}"
     env.filters["num"] = lambda v, d=0: "" if v is None else f"{v:,.{d}f}"
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:+.0f}%"
+    env.filters["show"] = data.shown
 
     def lang_of(request: Request) -> str:
         chosen = request.session.get("lang")

@@ -225,6 +225,20 @@ def customer_360(store: Store, golden_id: str, *, show_personal: bool, gettext: 
 
 
 # -- review queue ------------------------------------------------------------------------------
+def waterfall(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each comparison's weight as a step from the running total: start, end, in 0-1 of the range."""
+    totals = [0.0]
+    for level in levels:
+        totals.append(totals[-1] + float(level.get("weight") or 0))
+    low, high = min(totals), max(totals)
+    span = (high - low) or 1.0
+    steps = []
+    for i, level in enumerate(levels):
+        a, b = (totals[i] - low) / span, (totals[i + 1] - low) / span
+        steps.append({**level, "start": min(a, b), "width": abs(b - a), "up": b >= a, "total": totals[i + 1]})
+    return steps
+
+
 @dataclass
 class ReviewPair:
     entity: str
@@ -252,7 +266,8 @@ def review_queue(store: Store, *, show_personal: bool, limit: int = 50) -> list[
                                                                                   show_personal)
             names = sorted(set(left) | set(right))
             rows = [(n, left.get(n), right.get(n), left.get(n) != right.get(n)) for n in names]
-            out.append(ReviewPair(item.entity, item.left, item.right, item.weight, item.rule, item.levels, rows))
+            out.append(ReviewPair(item.entity, item.left, item.right, item.weight, item.rule, waterfall(item.levels),
+                                  rows))
     return out
 
 
@@ -376,6 +391,17 @@ def tier_lifecycle_counts(store: Store) -> tuple[Counter[str], Counter[str], dic
             if value is not None:
                 revenue[tier] = revenue.get(tier, Decimal(0)) + value
     return tiers, stages, revenue
+
+
+def shown(value: Any) -> str:
+    """A value as plain text for a page: dicts as 'key: value, …', lists comma-separated."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {shown(v)}" for k, v in value.items() if v not in (None, ""))
+    if isinstance(value, list | tuple):
+        return ", ".join(shown(v) for v in value)
+    return str(value)
 
 
 def when(value: datetime | str | None) -> str:

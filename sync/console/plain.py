@@ -61,6 +61,9 @@ def reason_words(reason: Mapping[str, Any], gettext: Gettext = _identity) -> str
         phrase = _phrase(measure, value, gettext)
         if phrase:
             return phrase
+    note = str(reason.get("note") or "")
+    if note and " = " not in note and ":" not in note:  # already words, e.g. "no orders for 200 days"
+        return note
     shown = reason.get("value")
     return f"{reason.get('factor') or measure}: {'-' if shown is None else shown}"
 
