@@ -106,6 +106,6 @@ def test_report_with_empty_store_says_no_data(tmp_path):
 
     with Store.open(tmp_path / "s.sqlite") as store:
         page = report.render(report.collect(store))
-    assert page.count("No data yet.") == 5
+    assert page.count("No data yet.") == 6  # tiers, revenue, lifecycle and three per-run charts
     with Store.open(tmp_path / "s.sqlite") as store, store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(golden)).scalar_one() == 0
