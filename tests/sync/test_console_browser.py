@@ -49,7 +49,8 @@ AUDIT_JS = """() => {
   if (heads.filter(h => h === 1).length !== 1) problems.push('h1 count ' + heads.filter(h => h === 1).length);
   heads.reduce((prev, h) => { if (h > prev + 1) problems.push('heading skips to h' + h); return h; }, 1);
   const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
-  const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+  const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255;
+                       return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
                      return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
   const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
                        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c; } return [255, 255, 255]; };
@@ -58,7 +59,8 @@ AUDIT_JS = """() => {
     const fg = rgb(getComputedStyle(el).color), back = bg(el);
     const [hi, lo] = [lum(fg), lum(back)].sort((a, b) => b - a);
     const ratio = (hi + 0.05) / (lo + 0.05);
-    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' on ' + el.tagName + ' ' + el.textContent.trim().slice(0, 30));
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' on ' + el.tagName + ' '
+                                   + el.textContent.trim().slice(0, 30));
   }
   return [...new Set(problems)].slice(0, 20);
 }"""
