@@ -100,8 +100,9 @@ class SecurityHeaders:
 
 
 def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, https_only: bool = False,
-               clock: Callable[[], float] = time.time) -> Starlette:
-    """The console for `store`. `clock` decides session expiry (time.time; tests pass their own)."""
+               clock: Callable[[], float] = time.time, logs: Path | None = None) -> Starlette:
+    """The console for `store`. `clock` decides session expiry (time.time; tests pass their own);
+    `logs` is the runs' log folder, where a writeback dry run leaves its diff."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.add_extension("jinja2.ext.i18n")
@@ -287,7 +288,9 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
 
     def runs(request: Request) -> Response:
         user = require(request, "runs")
-        return page(request, "runs.html", user, runs=data.run_list(store), wb=data.writeback(store, limit=50))
+        listed = data.run_list(store)
+        diff = data.dry_run_diff(logs, [r["run_id"] for r in listed])
+        return page(request, "runs.html", user, runs=listed, wb=data.writeback(store, limit=50), diff=diff)
 
     def migration(request: Request) -> Response:
         user = require(request, "runs")

@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,8 +28,12 @@ PASSWORD_ENV = "CRM2_CONSOLE_PASSWORD"
               help="Environment variable holding the key that signs sessions; unset: a random key, "
                    "so sessions end when the console restarts.")
 @click.option("--https-only", is_flag=True, help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+@click.option("--logs", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The runs' log folder, where a writeback dry run leaves its diff [default: logs/ beside a "
+                   "SQLite store].")
 @handled
-def serve(store: str | None, host: str, port: int, session_minutes: int, secret_env: str, https_only: bool) -> None:
+def serve(store: str | None, host: str, port: int, session_minutes: int, secret_env: str, https_only: bool,
+          logs: Path | None) -> None:
     """Start the crm2 console: key accounts, customer 360, review queue, data quality, runs, migration.
 
     Sign-in is required; add people with `crm2 users add NAME --role viewer|steward|operator|admin`.
@@ -43,7 +48,10 @@ def serve(store: str | None, host: str, port: int, session_minutes: int, secret_
         raise Abort(ExitCode.CONFIG, f"{secret_env} must hold at least 32 characters")
     secret = secret or secrets.token_urlsafe(48)
     st = Store.open(store)
-    app = create_app(st, secret=secret, session_seconds=session_minutes * 60, https_only=https_only)
+    database = st.engine.url.database if st.engine.dialect.name == "sqlite" else None
+    if logs is None and database:
+        logs = Path(database).parent / "logs"  # where `crm2 demo` and a sync beside its store keep them
+    app = create_app(st, secret=secret, session_seconds=session_minutes * 60, https_only=https_only, logs=logs)
     # bind first, so port 0 gives a real port to print before serving
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

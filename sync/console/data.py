@@ -7,11 +7,13 @@ over golden customers for the key accounts, indexed look-ups for one customer.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -341,6 +343,28 @@ def writeback(store: Store, *, limit: int = 100) -> dict[str, Any]:
                    "values": r._mapping["values"] or {}, "at": r.written_at} for r in conn.execute(
             sa.select(w).order_by(w.c.written_at.desc()).limit(limit))]
     return {"written": written, "queued": queued, "recent": recent}
+
+
+def dry_run_diff(logs: Path | None, run_ids: list[str], *, limit: int = 500) -> dict[str, Any] | None:
+    """The latest writeback dry run's diff (which records, which fields, before -> after), if kept.
+
+    A dry run does not touch the store; the writeback target leaves ``changes.csv`` in the run's log
+    folder (``<logs>/writeback-<run id>/``), which is what this reads, newest run first.
+    """
+    if logs is None:
+        return None
+    for run_id in run_ids:
+        path = logs / f"writeback-{run_id}" / "changes.csv"
+        if path.is_file():
+            with path.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                rows = [{"object": r.get("object"), "record": r.get("record"), "field": r.get("field"),
+                         "before": redact(r.get("before") or ""), "after": redact(r.get("after") or "")}
+                        for _, r in zip(range(limit), reader, strict=False)]
+                more = sum(1 for _ in reader)
+            return {"run_id": run_id, "rows": rows, "more": more,
+                    "records": len({(r["object"], r["record"]) for r in rows})}
+    return None
 
 
 def migration(store: Store) -> dict[str, Any]:

@@ -217,7 +217,10 @@ def test_plain_reasons_read_the_stored_factors():
 
     assert plain_reasons(churn(75)) == ["revenue down 100% in 6 months", "no contact for 244 days",
                                         "invoices 1,036 days overdue"]
-    assert plain_reasons({"reasons": [{"factor": "odd", "value": 3, "contribution": 1, "note": "x"}]}) == ["odd: 3"]
+    assert plain_reasons({"reasons": [{"factor": "odd", "value": 3, "contribution": 1,
+                                       "note": "odd_measure = 3; 0 at 0"}]}) == ["odd: 3"]
+    assert plain_reasons({"reasons": [{"factor": "silence", "value": None, "contribution": 1,
+                                       "note": "no orders for 200 days"}]}) == ["no orders for 200 days"]
 
 
 def _luminance(hex_colour: str) -> float:
@@ -237,3 +240,33 @@ def test_palette_contrast_meets_wcag_aa():
     for name in ("ink", "muted", "link", "risk", "ok", "tier-a", "tier-b", "tier-c"):
         assert contrast(palette[name], "#ffffff") >= 4.5, name  # text on white, and white on tier badges
     assert contrast(palette["ink"], palette["diff"]) >= 4.5
+
+
+def test_runs_page_shows_the_writeback_dry_run_diff(store, tmp_path, clock):
+    run_id = store.runs(1)[0].run_id
+    folder = tmp_path / "logs" / f"writeback-{run_id}"
+    folder.mkdir(parents=True)
+    (folder / "changes.csv").write_text("object,record,field,before,after\n"
+                                        "Account,001A,CRM2_Tier__c,B,A\nAccount,001A,CRM2_Churn_Risk__c,,75\n")
+    app = create_app(store, secret="k" * 40, clock=clock, logs=tmp_path / "logs")
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        sign_in(c, "vic")
+        page = c.get("/runs").text
+    assert "1 records would change" in page
+    assert "<td>CRM2_Tier__c</td><td>B</td><td>A</td>" in page
+
+
+def test_a_steward_unmerges_from_the_customer_page(client, store):
+    sign_in(client, "stew")
+    page = client.get("/customers/G-A1").text
+    assert "Unmerge this record" not in page  # one source record: nothing to split
+    with store.begin() as conn:  # link the second record to the same golden record
+        conn.execute(sa.text("update crosswalk set golden_id = 'G-A1'"))
+    page = client.get("/customers/G-A1").text
+    r = client.post("/customers/G-A1/unmerge", data={"ref": RIGHT, "reason": "different company",
+                                                     "csrf": token(page)}, follow_redirects=True)
+    assert r.status_code == 200 and "Unmerge recorded" in r.text
+    with store.engine.connect() as conn:
+        kinds = conn.execute(sa.select(match_constraints.c.kind)).scalars().all()
+        actions = conn.execute(sa.select(audit_log.c.action)).scalars().all()
+    assert kinds == ["must_not_link"] and "unmerge" in actions
