@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.access import ACTIONS, Role, acting_as, may, needed
 from sync.console import data, i18n
-from sync.console.users import verify
+from sync.console.users import role_of, verify
 from sync.model import LifecycleStage
 from sync.resolve.explain import NotFound
 from sync.resolve.review import ReviewError
@@ -136,12 +136,13 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
             for key in ("user", "role", "exp"):
                 s.pop(key, None)
             return None
-        s["exp"] = clock() + session_seconds  # sliding: expires after a period without use
-        try:
-            return User(str(s["user"]), Role(s["role"]))
-        except ValueError:
+        role = role_of(store, str(s["user"]))  # removed users are out, changed roles apply, at once
+        if role is None:
             s.clear()
             return None
+        s["exp"] = clock() + session_seconds  # sliding: expires after a period without use
+        s["role"] = role.value
+        return User(str(s["user"]), role)
 
     def require(request: Request, action: str) -> User:
         i18n.activate(lang_of(request))

@@ -77,6 +77,13 @@ def list_users(store: Store) -> list[tuple[str, Role]]:
             sa.select(console_users.c.name, console_users.c.role).order_by(console_users.c.name))]
 
 
+def role_of(store: Store, name: str) -> Role | None:
+    """The user's role now (None once removed): a session follows role changes at its next request."""
+    with store.engine.connect() as conn:
+        role = conn.execute(sa.select(console_users.c.role).where(console_users.c.name == name)).scalar()
+    return Role(role) if role else None
+
+
 def verify(store: Store, name: str, password: str) -> Role | None:
     """The user's role when the password is right, else None (same cost either way)."""
     u = console_users

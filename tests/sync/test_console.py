@@ -270,3 +270,14 @@ def test_a_steward_unmerges_from_the_customer_page(client, store):
         kinds = conn.execute(sa.select(match_constraints.c.kind)).scalars().all()
         actions = conn.execute(sa.select(audit_log.c.action)).scalars().all()
     assert kinds == ["must_not_link"] and "unmerge" in actions
+
+
+def test_removing_a_user_ends_their_session_and_role_changes_apply_at_once(client, store):
+    from sync.console.users import remove_user
+
+    sign_in(client, "stew")
+    assert "Confirm (same)" in client.get("/review").text
+    add_user(store, "stew", PASSWORDS["stew"], Role.VIEWER)
+    assert "Confirm (same)" not in client.get("/review").text
+    remove_user(store, "stew")
+    assert client.get("/accounts", follow_redirects=False).status_code == 303
