@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from authlib.common.errors import AuthlibBaseError
+from joserfc.errors import JoseError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -36,6 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.access import ACTIONS, Role, acting_as, may, needed
 from sync.console import data, i18n
+from sync.console.oidc import OidcSettings
+from sync.console.oidc import client as oidc_client
 from sync.console.users import role_of, verify
 from sync.model import LifecycleStage
 from sync.resolve.explain import NotFound
@@ -100,9 +104,11 @@ class SecurityHeaders:
 
 
 def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, https_only: bool = False,
-               clock: Callable[[], float] = time.time, logs: Path | None = None) -> Starlette:
+               clock: Callable[[], float] = time.time, logs: Path | None = None,
+               oidc: OidcSettings | None = None) -> Starlette:
     """The console for `store`. `clock` decides session expiry (time.time; tests pass their own);
-    `logs` is the runs' log folder, where a writeback dry run leaves its diff."""
+    `logs` is the runs' log folder, where a writeback dry run leaves its diff; `oidc` adds sign-in
+    through an OpenID Connect provider next to the password form."""
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.add_extension("jinja2.ext.i18n")
@@ -164,7 +170,38 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
 
     # -- sign-in --------------------------------------------------------------------------------
     def login_form(request: Request) -> Response:
-        return page(request, "login.html", None, next=_safe_next(request.query_params.get("next")))
+        return page(request, "login.html", None, next=_safe_next(request.query_params.get("next")),
+                    oidc=oidc is not None)
+
+    def start_session(request: Request, name: str, role: Role, target: str | None) -> Response:
+        lang = lang_of(request)
+        request.session.clear()  # a new session on sign-in: nothing carried over from before
+        request.session.update({"user": name, "role": role.value, "exp": clock() + session_seconds,
+                                "csrf": secrets.token_urlsafe(32), "lang": lang})
+        return RedirectResponse(_safe_next(target) or "/accounts", status_code=303)
+
+    provider = oidc_client(oidc) if oidc else None
+
+    async def oidc_start(request: Request) -> Response:
+        if provider is None:
+            raise HTTPException(404, "single sign-on is not configured")
+        request.session["oidc_next"] = _safe_next(request.query_params.get("next")) or ""
+        return await provider.authorize_redirect(request, str(request.url_for("oidc_callback")))
+
+    async def oidc_callback(request: Request) -> Response:
+        if provider is None or oidc is None:
+            raise HTTPException(404, "single sign-on is not configured")
+        i18n.activate(lang_of(request))
+        try:
+            token = await provider.authorize_access_token(request)
+        except (AuthlibBaseError, JoseError) as exc:  # bad state, code, signature, issuer, audience, nonce, expiry
+            raise HTTPException(403, f"single sign-on failed: {type(exc).__name__}") from None
+        claims = token.get("userinfo") or {}
+        name = str(claims.get(oidc.name_claim) or "")
+        role = await run_in_threadpool(role_of, store, name) if name else None
+        if role is None:
+            raise HTTPException(403, "signed in at the provider, but not a console user (crm2 users add)")
+        return start_session(request, name, role, request.session.get("oidc_next"))
 
     async def login(request: Request) -> Response:
         form = await request.form()
@@ -172,11 +209,9 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
         name, password = str(form.get("name") or ""), str(form.get("password") or "")
         role = await run_in_threadpool(verify, store, name, password) if name and password else None
         if role is None:
-            return page(request, "login.html", None, status=401, error=True, next=_safe_next(str(form.get("next"))))
-        request.session.clear()  # a new session on sign-in: nothing carried over from before
-        request.session.update({"user": name, "role": role.value, "exp": clock() + session_seconds,
-                                "csrf": secrets.token_urlsafe(32), "lang": lang_of(request)})
-        return RedirectResponse(_safe_next(str(form.get("next") or "")) or "/accounts", status_code=303)
+            return page(request, "login.html", None, status=401, error=True, next=_safe_next(str(form.get("next"))),
+                        oidc=oidc is not None)
+        return start_session(request, name, role, str(form.get("next") or ""))
 
     async def logout(request: Request) -> Response:
         form = await request.form()
@@ -316,7 +351,8 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
 
     routes = [
         Route("/", home), Route("/login", login_form, methods=["GET"]), Route("/login", login, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]), Route("/lang/{lang}", set_lang),
+        Route("/logout", logout, methods=["POST"]), Route("/login/oidc", oidc_start),
+        Route("/login/oidc/callback", oidc_callback, name="oidc_callback"), Route("/lang/{lang}", set_lang),
         Route("/accounts", accounts), Route("/accounts.csv", accounts_csv),
         Route("/customers/{gid}", customer), Route("/customers/{gid}/unmerge", unmerge, methods=["POST"]),
         Route("/review", review), Route("/review/decide", decide, methods=["POST"]),

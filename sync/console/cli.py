@@ -31,9 +31,19 @@ PASSWORD_ENV = "CRM2_CONSOLE_PASSWORD"
 @click.option("--logs", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="The runs' log folder, where a writeback dry run leaves its diff [default: logs/ beside a "
                    "SQLite store].")
+@click.option("--oidc-issuer", default=None, metavar="URL",
+              help="Also offer sign-in through this OpenID Connect provider (its issuer URL).")
+@click.option("--oidc-client-id", default=None, help="The console's client id at the provider.")
+@click.option("--oidc-client-secret-env", default="CRM2_OIDC_CLIENT_SECRET", show_default=True,
+              help="Environment variable holding the client secret.")
+@click.option("--oidc-name-claim", default="preferred_username", show_default=True,
+              help="The ID-token claim that is the console user's name.")
+@click.option("--oidc-ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CA bundle to verify the provider's TLS certificate with (default: the system's).")
 @handled
 def serve(store: str | None, host: str, port: int, session_minutes: int, secret_env: str, https_only: bool,
-          logs: Path | None) -> None:
+          logs: Path | None, oidc_issuer: str | None, oidc_client_id: str | None, oidc_client_secret_env: str,
+          oidc_name_claim: str, oidc_ca_bundle: str | None) -> None:
     """Start the crm2 console: key accounts, customer 360, review queue, data quality, runs, migration.
 
     Sign-in is required; add people with `crm2 users add NAME --role viewer|steward|operator|admin`.
@@ -47,11 +57,21 @@ def serve(store: str | None, host: str, port: int, session_minutes: int, secret_
     if secret and len(secret) < 32:
         raise Abort(ExitCode.CONFIG, f"{secret_env} must hold at least 32 characters")
     secret = secret or secrets.token_urlsafe(48)
+    oidc = None
+    if oidc_issuer:
+        from sync.console.oidc import OidcSettings
+
+        client_secret = os.environ.get(oidc_client_secret_env)
+        if not oidc_client_id or not client_secret:
+            raise Abort(ExitCode.CONFIG, f"--oidc-issuer needs --oidc-client-id and ${oidc_client_secret_env}")
+        oidc = OidcSettings(oidc_issuer, oidc_client_id, client_secret, name_claim=oidc_name_claim,
+                            verify=oidc_ca_bundle or True)
     st = Store.open(store)
     database = st.engine.url.database if st.engine.dialect.name == "sqlite" else None
     if logs is None and database:
         logs = Path(database).parent / "logs"  # where `crm2 demo` and a sync beside its store keep them
-    app = create_app(st, secret=secret, session_seconds=session_minutes * 60, https_only=https_only, logs=logs)
+    app = create_app(st, secret=secret, session_seconds=session_minutes * 60, https_only=https_only, logs=logs,
+                     oidc=oidc)
     # bind first, so port 0 gives a real port to print before serving
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -95,9 +115,11 @@ def _password() -> str:
 @users.command("add", epilog=EXIT_CODES_HELP)
 @click.argument("name")
 @click.option("--role", required=True, help="viewer, steward, operator or admin.")
+@click.option("--no-password", is_flag=True,
+              help="Sign-in only through the OpenID Connect provider (NAME is the provider's user name claim).")
 @STORE_OPTION
 @handled
-def users_add(name: str, role: str, store: str | None) -> None:
+def users_add(name: str, role: str, no_password: bool, store: str | None) -> None:
     """Add NAME (or change its password and role). The password is read from the environment
     variable CRM2_CONSOLE_PASSWORD, else from stdin; never from the command line, where other
     users of the machine could read it."""
@@ -106,7 +128,7 @@ def users_add(name: str, role: str, store: str | None) -> None:
 
     try:
         parsed = parse_role(role)
-        password = _password()
+        password = None if no_password else _password()
         with Store.open(store) as st:
             created = add_user(st, name, password, parsed)
     except UserError as exc:

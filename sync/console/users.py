@@ -48,13 +48,20 @@ def parse_role(text: str) -> Role:
     raise UserError(f"unknown role '{text}' (one of {names})")
 
 
-def add_user(store: Store, name: str, password: str, role: Role) -> bool:
-    """Create a user or replace its password and role; True when it was new."""
+NO_PASSWORD = "!no-password"
+"""Stored instead of a hash for people who sign in only through OpenID Connect: matches nothing."""
+
+
+def add_user(store: Store, name: str, password: str | None, role: Role) -> bool:
+    """Create a user or replace its password and role; True when it was new.
+
+    ``password=None``: the user signs in only through the OpenID Connect provider.
+    """
     if not _NAME.match(name):
         raise UserError("a user name is 1-128 letters, digits, '.', '@', '_' or '-'")
-    if len(password) < MIN_PASSWORD:
+    if password is not None and len(password) < MIN_PASSWORD:
         raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
-    digest, stamp = _hasher.hash(password), now()
+    digest, stamp = (_hasher.hash(password) if password is not None else NO_PASSWORD), now()
     u = console_users
     with store.begin() as conn:
         done = conn.execute(u.update().where(u.c.name == name).values(
