@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from console_seed import LEFT, PASSWORDS, RIGHT, XSS, seed
+from starlette.testclient import TestClient
 
 from sync.access import Role
 from sync.console import i18n
@@ -21,9 +22,6 @@ from sync.console.plain import plain_reasons
 from sync.console.users import UserError, add_user, verify
 from sync.store import Store
 from sync.store.schema import audit_log, match_constraints, match_pairs
-
-pytest.importorskip("httpx")
-from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 

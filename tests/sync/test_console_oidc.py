@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
 
-import httpx
+import httpx2 as httpx
 import pytest
 import trustme
 import uvicorn
