@@ -279,3 +279,18 @@ def test_removing_a_user_ends_their_session_and_role_changes_apply_at_once(clien
     assert "Confirm (same)" not in client.get("/review").text
     remove_user(store, "stew")
     assert client.get("/accounts", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.postgres
+def test_every_page_on_postgresql(fresh_postgres_db):
+    with Store.open(fresh_postgres_db) as st:
+        seed(st)
+        with TestClient(create_app(st, secret="k" * 40), base_url="http://127.0.0.1") as c:
+            sign_in(c, "stew")
+            for path in ("/accounts", "/accounts.csv", "/customers/G-A1", "/review", "/quality", "/runs", "/migration",
+                         "/audit"):
+                assert c.get(path).status_code == 200, path
+            page = c.get("/review").text
+            r = c.post("/review/decide", data={"left": LEFT, "right": RIGHT, "action": "reject", "csrf": token(page)})
+            assert r.status_code == 200
+        assert state(st)[0] == ["rejected"]
