@@ -181,6 +181,7 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
         return RedirectResponse(_safe_next(target) or "/accounts", status_code=303)
 
     provider = oidc_client(oidc) if oidc else None
+    index = data.AccountIndex()
 
     async def oidc_start(request: Request) -> Response:
         if provider is None:
@@ -240,13 +241,15 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
     def accounts(request: Request) -> Response:
         user = require(request, "golden.read")
         params = _accounts_query(request)
-        rows, per_tier = data.key_accounts(store, **params, gettext=i18n.gettext_)
+        rows, per_tier = data.key_accounts(store, **params, gettext=i18n.gettext_, index=index,
+                                           lang=lang_of(request))
         return page(request, "accounts.html", user, rows=rows, per_tier=per_tier, params=params,
                     sorts=list(data.SORTS), query_string=request.url.query)
 
     def accounts_csv(request: Request) -> Response:
         require(request, "golden.read")
-        rows, _ = data.key_accounts(store, **_accounts_query(request), limit=None, gettext=i18n.gettext_)
+        rows, _ = data.key_accounts(store, **_accounts_query(request), limit=None, gettext=i18n.gettext_,
+                                    index=index, lang=lang_of(request))
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["golden_id", "name", "tier", "lifecycle", "revenue_12m", "margin_12m", "revenue_change_6m",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,26 +136,59 @@ SORTS = {"revenue": lambda r: r.revenue_12m or Decimal(0), "margin": lambda r: r
          "satisfaction": lambda r: r.satisfaction or 0.0, "cases": lambda r: r.open_cases or 0}
 
 
-def key_accounts(store: Store, *, tier: str | None = None, stage: str | None = None, query: str | None = None,
-                 sort: str = "revenue", descending: bool = True, limit: int | None = 500,
-                 gettext: Gettext | None = None) -> tuple[list[AccountRow], Counter[str]]:
-    """Customers filtered by tier / stage / name, sorted; plus the count per tier (before filters)."""
-    rows: list[AccountRow] = []
-    per_tier: Counter[str] = Counter()
-    needle = (query or "").casefold().strip()
+def _all_accounts(store: Store, gettext: Gettext | None) -> list[AccountRow]:
     with store.engine.connect() as conn:
         result = conn.execution_options(yield_per=2000).execute(sa.select(golden.c.golden_id, golden.c.data).where(
             golden.c.entity == "customer", golden.c.merged_into.is_(None)))
-        for golden_id, data in result:
-            data = data or {}
-            per_tier[str(data.get("tier") or "-")] += 1
-            if tier and data.get("tier") != tier:
-                continue
-            if stage and data.get("lifecycle_stage") != stage:
-                continue
-            if needle and needle not in str(data.get("name") or "").casefold() and needle not in golden_id.casefold():
-                continue
-            rows.append(account_row(golden_id, data, gettext))
+        return [account_row(golden_id, data or {}, gettext) for golden_id, data in result]
+
+
+class AccountIndex:
+    """Every live golden customer as a row, read again only when the golden records changed.
+
+    Reading and decoding every golden record costs about a second per 10,000 customers; the
+    key-accounts page filters and sorts the same rows on every request. The stamp that decides
+    whether they are still current is cheap: the number of customers, the latest golden update,
+    and the latest audit entry (an erasure rewrites records without touching updated_at, but it
+    is always audited). Above `max_rows` customers nothing is kept and every request reads the
+    store, so memory stays bounded.
+    """
+
+    def __init__(self, max_rows: int = 200_000) -> None:
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[tuple[Any, ...], list[AccountRow]]] = {}
+
+    def _stamp(self, store: Store) -> tuple[Any, ...]:
+        with store.engine.connect() as conn:
+            count, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(golden.c.updated_at)).where(
+                golden.c.entity == "customer", golden.c.merged_into.is_(None))).one()
+            audited = conn.execute(sa.select(sa.func.max(audit_log.c.id))).scalar()
+        return count, str(latest), audited
+
+    def rows(self, store: Store, lang: str, gettext: Gettext | None) -> list[AccountRow]:
+        stamp = self._stamp(store)
+        with self._lock:
+            kept = self._kept.get(lang)
+            if kept and kept[0] == stamp:
+                return kept[1]
+        rows = _all_accounts(store, gettext)
+        if len(rows) <= self.max_rows:
+            with self._lock:
+                self._kept[lang] = (stamp, rows)
+        return rows
+
+
+def key_accounts(store: Store, *, tier: str | None = None, stage: str | None = None, query: str | None = None,
+                 sort: str = "revenue", descending: bool = True, limit: int | None = 500,
+                 gettext: Gettext | None = None, index: AccountIndex | None = None,
+                 lang: str = "en") -> tuple[list[AccountRow], Counter[str]]:
+    """Customers filtered by tier / stage / name, sorted; plus the count per tier (before filters)."""
+    every = index.rows(store, lang, gettext) if index else _all_accounts(store, gettext)
+    per_tier: Counter[str] = Counter(r.tier for r in every)
+    needle = (query or "").casefold().strip()
+    rows = [r for r in every if (not tier or r.tier == tier) and (not stage or r.lifecycle == stage)
+            and (not needle or needle in r.name.casefold() or needle in r.golden_id.casefold())]
     key = SORTS.get(sort, SORTS["revenue"])
     rows.sort(key=key, reverse=descending)
     return (rows[:limit] if limit else rows), per_tier

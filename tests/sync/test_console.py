@@ -294,3 +294,24 @@ def test_every_page_on_postgresql(fresh_postgres_db):
             r = c.post("/review/decide", data={"left": LEFT, "right": RIGHT, "action": "reject", "csrf": token(page)})
             assert r.status_code == 200
         assert state(st)[0] == ["rejected"]
+
+
+def test_key_accounts_follow_changes_to_golden_records(client, store):
+    from datetime import UTC, datetime
+
+    from sync.store.schema import golden
+    from sync.store.store import AuditEntry
+
+    sign_in(client, "vic")
+    assert client.get("/accounts?tier=C").text.count('data-tier="C"') == 1
+    with store.begin() as conn:  # a later enrichment moves a customer to tier C
+        data = conn.execute(sa.select(golden.c.data).where(golden.c.golden_id == "G-B1")).scalar()
+        conn.execute(golden.update().where(golden.c.golden_id == "G-B1").values(
+            data={**data, "tier": "C"}, updated_at=datetime.now(UTC)))
+    assert client.get("/accounts?tier=C").text.count('data-tier="C"') == 2
+    with store.begin() as conn:  # an erasure rewrites a record without updated_at, and audits it
+        data = conn.execute(sa.select(golden.c.data).where(golden.c.golden_id == "G-C1")).scalar()
+        conn.execute(golden.update().where(golden.c.golden_id == "G-C1").values(data={**data, "name": "erased"}))
+        store.audit(conn, [AuditEntry("erase", "crm2", "golden_customer", "G-C1")], None)
+    page = client.get("/accounts?tier=C").text
+    assert "erased" in page and "Small Shop" not in page
