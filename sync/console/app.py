@@ -80,6 +80,36 @@ class NeedSignIn(Exception):
     pass
 
 
+class Throttle:
+    """After `limit` wrong passwords in a row for a name, that name waits `pause` seconds.
+
+    Kept in memory (one console process); argon2's cost already makes each guess slow, this
+    stops a patient script. A right password clears the count.
+    """
+
+    def __init__(self, clock: Callable[[], float], limit: int = 5, pause: float = 300.0) -> None:
+        self.clock, self.limit, self.pause = clock, limit, pause
+        self._failed: dict[str, tuple[int, float]] = {}
+
+    def blocked(self, name: str) -> bool:
+        count, last = self._failed.get(name, (0, 0.0))
+        if count >= self.limit and self.clock() - last < self.pause:
+            return True
+        if count >= self.limit:
+            self._failed.pop(name, None)
+        return False
+
+    def failed(self, name: str) -> None:
+        count, _ = self._failed.get(name, (0, 0.0))
+        if len(self._failed) > 10_000:  # bounded: forget the oldest entries
+            for key in sorted(self._failed, key=lambda k: self._failed[k][1])[:5_000]:
+                del self._failed[key]
+        self._failed[name] = (count + 1, self.clock())
+
+    def succeeded(self, name: str) -> None:
+        self._failed.pop(name, None)
+
+
 class SecurityHeaders:
     """CSP and friends on every response (plain ASGI, so it also covers static files and errors)."""
 
@@ -182,6 +212,7 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
 
     provider = oidc_client(oidc) if oidc else None
     index = data.AccountIndex()
+    throttle = Throttle(clock)
 
     async def oidc_start(request: Request) -> Response:
         if provider is None:
@@ -208,10 +239,15 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
         form = await request.form()
         check_csrf(request, form)
         name, password = str(form.get("name") or ""), str(form.get("password") or "")
+        if throttle.blocked(name):
+            return page(request, "login.html", None, status=429, blocked=True, next=_safe_next(str(form.get("next"))),
+                        oidc=oidc is not None)
         role = await run_in_threadpool(verify, store, name, password) if name and password else None
         if role is None:
+            throttle.failed(name)
             return page(request, "login.html", None, status=401, error=True, next=_safe_next(str(form.get("next"))),
                         oidc=oidc is not None)
+        throttle.succeeded(name)
         return start_session(request, name, role, str(form.get("next") or ""))
 
     async def logout(request: Request) -> Response:

@@ -68,6 +68,8 @@ def activate(lang: str) -> None:
 
 
 def gettext_(message: str) -> str:
+    if not message:  # gettext("") is the catalog's header, never what a page means to show
+        return message
     return (_current.get() or _ENGLISH).gettext(message)
 
 

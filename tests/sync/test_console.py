@@ -315,3 +315,22 @@ def test_key_accounts_follow_changes_to_golden_records(client, store):
         store.audit(conn, [AuditEntry("erase", "crm2", "golden_customer", "G-C1")], None)
     page = client.get("/accounts?tier=C").text
     assert "erased" in page and "Small Shop" not in page
+
+
+def test_repeated_wrong_passwords_pause_that_name(client, clock):
+    for _ in range(5):
+        r = client.post("/login", data={"csrf": token(client.get("/login").text), "name": "stew", "password": "x" * 12})
+        assert r.status_code == 401
+    r = client.post("/login", data={"csrf": token(client.get("/login").text), "name": "stew",
+                                    "password": PASSWORDS["stew"]})
+    assert r.status_code == 429  # even the right password waits
+    clock.now += 301
+    sign_in(client, "stew")
+
+
+def test_an_empty_value_never_shows_the_catalog_header():
+    i18n.activate("zh")
+    try:
+        assert i18n.gettext_("") == ""
+    finally:
+        i18n.activate("en")
