@@ -51,6 +51,7 @@ PLANS: dict[str, Plan] = {
                    usual=["--customers", "20000"],
                    why="100k customers take 5-8 min, most of it generating 3.3M orders; --full runs them"),
     "resolve": Plan(quick=["--customers", "2000", "--skip-febrl"]),
+    "console": Plan(quick=["--customers", "2000"]),
 }
 ORDER = ["taps", "salesforce_extract", "target", "writeback", "enrich", "resolve"]
 """Extract first, then load, write back, score and resolve: the pipeline's own order."""

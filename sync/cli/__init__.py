@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync import logs
+from sync.cli import console as cli_console
 from sync.cli import golden as cli_golden
 from sync.cli import mapping as cli_mapping
 from sync.cli import migrate as cli_migrate
@@ -242,7 +243,7 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
         handle.stop()
 
 
-for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
+for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS):
     cli.add_command(_command)
 
 

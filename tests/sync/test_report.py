@@ -106,6 +106,84 @@ def test_report_with_empty_store_says_no_data(tmp_path):
 
     with Store.open(tmp_path / "s.sqlite") as store:
         page = report.render(report.collect(store))
-    assert page.count("No data yet.") == 5
+    assert page.count("No data yet.") == 6  # tiers, revenue, lifecycle and three per-run charts
     with Store.open(tmp_path / "s.sqlite") as store, store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(golden)).scalar_one() == 0
+
+
+def _seed_views(store: Store) -> None:
+    """Customers with stored churn factors, a Chinese name and personal data, and a quarantined record."""
+    from datetime import UTC, datetime
+
+    from sync.store.schema import quarantine
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    churn = {"name": "churn_risk", "value": 75.0, "reasons": [
+        {"factor": "falling_revenue", "value": -1.0, "contribution": 30.0, "note": "revenue_change_6m = -1.0; 0 at 0"},
+        {"factor": "long_silence", "value": 244.0, "contribution": 25.0, "note": "days_since_last_activity = 244.0"}]}
+    with store.begin() as conn:
+        conn.execute(golden.insert(), [
+            {"golden_id": "G-B", "entity": "customer", "created_at": now, "updated_at": now,
+             "data": {"name": "德伦印刷有限公司", "email": "boss@example.com", "tier": "B", "scores": {
+                 "churn_risk": churn, "tier": {"reasons": [{"factor": "revenue_12m", "value": "1234.5"}]}}}},
+            {"golden_id": "G-C", "entity": "customer", "created_at": now, "updated_at": now,
+             "data": {"name": "Small Shop", "tier": "C"}}])
+        conn.execute(quarantine.insert().values(stream="Contact", source_system="salesforce", source_object="Contact",
+                                                source_id="003X", reason="email: not a valid email address",
+                                                record={"email": "x@example.com"}, created_at=now))
+
+
+def test_report_shows_the_console_views_with_masked_personal_data(tmp_path):
+    from sync import report
+
+    with Store.open(tmp_path / "s.sqlite") as store:
+        _seed_views(store)
+        page = report.render(report.collect(store))
+    assert "revenue down 100% in 6 months; no contact for 244 days" in page  # plain words, not rule text
+    assert "revenue_change_6m" not in page
+    assert "德伦印刷有限公司" in page and "Noto Sans CJK SC" in page
+    for section in ("Key accounts", "Data quality", "Quarantine by reason and source", "Runs", "Writeback",
+                    "Migration"):
+        assert f"<h2>{section}" in page or f"<h3>{section}" in page
+    assert "email: not a valid email address" in page
+    assert "boss@example.com" not in page and "x@example.com" not in page
+
+
+def test_series_keep_their_colour_whichever_tiers_exist(tmp_path):
+    from sync import report
+
+    with Store.open(tmp_path / "s.sqlite") as store:
+        _seed_views(store)  # tiers B and C only: B must not take A's colour
+        page = report.render(report.collect(store))
+    tiers = re.search(r'<figure id="tiers".*?</figure>', page).group(0)
+    fills = re.findall(r'fill="(#[0-9a-f]{6})" data-value', tiers)
+    assert fills == [report.SERIES["B"], report.SERIES["C"]]
+    assert report.colour("some new series") == report.colour("some new series")
+
+
+def test_report_fits_a_phone(tmp_path):
+    """At 390 px (Playwright sets the viewport; Chromium's own window has a larger minimum width)."""
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("/usr/bin/chromium is missing")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    db = tmp_path / "s.sqlite"
+    with Store.open(db) as store:
+        _seed(store)
+        _seed_views(store)
+        from sync import report
+
+        page_file = tmp_path / "report.html"
+        page_file.write_text(report.render(report.collect(store)), encoding="utf-8")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(page_file.as_uri())
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            rights = page.eval_on_selector_all("figure.chart svg",
+                                               "svgs => svgs.map(s => s.getBoundingClientRect().right)")
+            assert rights and max(rights) <= 390
+        finally:
+            browser.close()
