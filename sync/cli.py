@@ -241,6 +241,7 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
+cli.add_command(__import__("sync.cli_scores", fromlist=["scores"]).scores)  # crm2 scores backtest (#18)
 
 
 def main() -> None:
