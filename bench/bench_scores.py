@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date
+from datetime import date, timedelta
 
-from sync.enrich.backtest import backtest_churn, churn_lines
+from sync.enrich.backtest import backtest_churn, backtest_clv, backtest_forecast, churn_lines, clv_lines, forecast_lines
 from sync.enrich.rules import RevenueSpec, ScoringRules
 from sync.synthetic.activity import synthetic_customers, usd_rates
 
+NOW = date(2026, 11, 1)
 AS_OF = date(2026, 5, 1)
 """Six months before the generator's "now" (2026-11-01): room for a 180-day outcome window."""
+CLV_AS_OF = date(2025, 11, 1)
+"""A year before "now": a 365-day holdout for purchases and spend."""
 
 
 def main() -> None:
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7])
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
     parser.add_argument("--only", choices=["churn", "forecast", "clv"], nargs="*", default=None)
+    parser.add_argument("--origins", type=int, default=2, help="quarterly forecast origins, the last ending at now")
     args = parser.parse_args()
     parts = set(args.only or ["churn", "forecast", "clv"])
     rules = ScoringRules(revenue=RevenueSpec(source="invoices", rates=usd_rates()))
@@ -53,6 +57,17 @@ def main() -> None:
             print("\n".join(churn_lines(report)))
             print(f"  ({time.perf_counter() - t1:.1f}s; truth: the generator's churning customers whose orders "
                   f"stop before {date.fromordinal(end)})")
+        if "forecast" in parts:
+            t1 = time.perf_counter()
+            period = rules.forecast.period_days
+            results = [backtest_forecast(customers, rules, NOW - timedelta(days=period * k))
+                       for k in range(args.origins, 0, -1)]
+            print("\n".join(forecast_lines(results, period)))
+            print(f"  ({time.perf_counter() - t1:.1f}s)")
+        if "clv" in parts:
+            t1 = time.perf_counter()
+            print("\n".join(clv_lines(backtest_clv(customers, rules, CLV_AS_OF, days=365))))
+            print(f"  ({time.perf_counter() - t1:.1f}s)")
 
 
 if __name__ == "__main__":

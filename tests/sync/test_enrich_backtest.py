@@ -139,9 +139,33 @@ def test_cli_backtest_on_a_store(tmp_path, generated):
     path = tmp_path / "crm2.sqlite"
     _stage_store(path, generated)
     result = CliRunner().invoke(cli, ["scores", "backtest", "--as-of", "2026-05-01", "--store", str(path),
-                                      "--no-lead-times"])
+                                      "--no-lead-times", "--only", "churn", "--only", "clv", "--holdout", "180"])
     assert result.exit_code == 0, result.output
     assert "model (logistic)" in result.output and "rules (ramps)" in result.output
     assert "placed no order in the next 180 days" in result.output
+    assert "BG/NBD+GG" in result.output and "forecast:" not in result.output
     bad = CliRunner().invoke(cli, ["scores", "backtest", "--as-of", "2026-13-01", "--store", str(path)])
     assert bad.exit_code == 2
+
+
+def test_forecast_backtest_chooses_per_customer_and_beats_naive(generated):
+    from sync.enrich.backtest import backtest_forecast
+
+    customers = [g.activity for g in generated]
+    result = backtest_forecast(customers, RULES, date(2026, 8, 2))
+    assert set(result.wape) >= {"naive", "mean_4", "ses", "croston", "tsb", "adida", "bg/nbd", "crm2 choice"}
+    assert result.wape["crm2 choice"] <= result.wape["naive"] - 0.05
+    assert abs(result.total_error["crm2 choice"]) <= 0.10
+    assert sum(result.chosen.values()) == len(customers)
+
+
+def test_clv_backtest_compares_models_on_a_holdout(generated):
+    from sync.enrich.backtest import backtest_clv
+
+    customers = [g.activity for g in generated]
+    result = backtest_clv(customers, RULES, date(2025, 11, 1), days=365)
+    assert set(result.mae_purchases) == {"naive", "closed form", "BG/NBD+GG", "crm2 choice"}
+    # BG/NBD predicts purchases better than crm2's closed form, and gets the total about right
+    assert result.mae_purchases["BG/NBD+GG"] < result.mae_purchases["closed form"]
+    assert abs(result.total_error_purchases["BG/NBD+GG"]) <= 0.10
+    assert result.actual_spend > 0
