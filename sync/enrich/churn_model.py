@@ -215,8 +215,18 @@ class NotEnoughHistory(Exception):
     """Too few customers or churners one horizon back to fit on; the rules score is used instead."""
 
 
+def fit_date(as_of: date, refit: str) -> date:
+    """The date the model's outcomes end: ``as_of`` itself, or the first of its month (``refit: monthly``).
+
+    Refitting monthly keeps the coefficients — and so every customer's score — still between
+    daily runs unless the customer's own data moves, so the writeback sends real changes only.
+    """
+    return as_of.replace(day=1) if refit == "monthly" else as_of
+
+
 def fit_churn_model(customers: Iterable[CustomerActivity], rules: ScoringRules, as_of: date) -> ChurnModel:
     spec = rules.churn_model
+    as_of = fit_date(as_of, spec.refit)
     xs, ys = training_rows(customers, rules, as_of)
     churned = sum(ys)
     if len(ys) < spec.min_customers or churned < spec.min_churned or len(ys) - churned < spec.min_churned:

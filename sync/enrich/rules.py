@@ -185,6 +185,7 @@ class ChurnModelSpec(Spec):
     min_customers: Annotated[int, Field(ge=10)] = 200
     min_churned: Annotated[int, Field(ge=5)] = 20
     regularization: Annotated[float, Field(gt=0)] = 1.0
+    refit: Literal["monthly", "daily"] = "monthly"
 
 
 def _f(measure: str, weight: str, zero_at: float, full_at: float,

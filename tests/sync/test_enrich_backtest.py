@@ -73,6 +73,8 @@ def test_model_is_reproducible_and_reasons_add_up(generated):
     again = fit_churn_model(customers, RULES, AS_OF)
     assert first == again
     assert first.fitted_as_of == AS_OF - timedelta(days=180)
+    # refit monthly (the default): a later run in the same month scores with the same model
+    assert fit_churn_model(customers, RULES, AS_OF + timedelta(days=16)) == first
     # data after as_of cannot change the model: cut everything at as_of and refit
     cut = [_before(a, AS_OF) for a in customers]
     assert fit_churn_model(cut, RULES, AS_OF).coefs == pytest.approx(first.coefs)
