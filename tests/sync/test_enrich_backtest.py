@@ -171,3 +171,21 @@ def test_clv_backtest_compares_models_on_a_holdout(generated):
     assert result.mae_purchases["BG/NBD+GG"] < result.mae_purchases["closed form"]
     assert abs(result.total_error_purchases["BG/NBD+GG"]) <= 0.10
     assert result.actual_spend > 0
+
+
+def test_enrich_store_scores_churn_with_the_model(tmp_path, generated):
+    from sync.enrich.store_io import enrich_store, read_scores
+
+    path = tmp_path / "crm2.sqlite"
+    _stage_store(path, generated)
+    with Store.open(path) as store:
+        first = enrich_store(store.engine, ScoringRules(), date(2026, 11, 1), run_id="r1")
+        again = enrich_store(store.engine, ScoringRules(), date(2026, 11, 1), run_id="r2")
+        gid = next(g.activity.golden_id for g in generated if len(g.activity.orders) > 3)
+        _, data = read_scores(store.engine, gid)
+    assert first.written.updated == len(generated)
+    assert again.written.updated == 0  # same data, same date: same model, nothing rewritten
+    churn = data["scores"]["churn_risk"]
+    assert churn["reasons"][-1]["factor"] == "baseline"
+    assert "logistic model fitted on" in churn["reasons"][-1]["note"]
+    assert any(line.startswith("churn_risk:") for line in explain_lines(data))
