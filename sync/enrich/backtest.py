@@ -86,9 +86,9 @@ class Ranking:
     distinct_top25: int
     bands: dict[str, tuple[int, float]]
     """band -> (customers, share that churned)."""
-    lead_days_median: float | None = None
-    warned_30d: float | None = None
-    """Share of churners flagged 'high' at least 30 days before they had been silent a whole horizon."""
+    leads: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Warning band (the top two) -> (median lead days, share of churners flagged at least 30 days before
+    they had been silent a whole horizon), flagged meaning a score at or above the band's minimum."""
     truth_auc: float | None = None
     truth_top_decile: float | None = None
 
@@ -118,8 +118,8 @@ def _band_table(values: Sequence[float], bands: Sequence[str | None], labels: Se
 
 
 def _lead_times(customers: Sequence[CustomerActivity], rules: ScoringRules, as_of: date, scorer: Scorer,
-                warn_band: str, step_days: int = 15) -> tuple[float | None, float | None]:
-    """Median days between the first 'warn_band' flag and the day a churner had been silent a horizon.
+                minimum: float, step_days: int = 15) -> tuple[float, float] | None:
+    """Median days between the first score >= ``minimum`` and the day a churner had been silent a horizon.
 
     For a churner whose last order was on day L, it counts as churned on L + horizon; we score it
     every ``step_days`` from L + 1 (each time from the data before that day only) and take the
@@ -134,14 +134,14 @@ def _lead_times(customers: Sequence[CustomerActivity], rules: ScoringRules, as_o
         lead = 0
         day = last + timedelta(days=1)
         while day < declared:
-            _value, band = scorer(compute_measures(activity, rules.revenue, day))
-            if band == warn_band:
+            value, _band = scorer(compute_measures(activity, rules.revenue, day))
+            if value >= minimum:
                 lead = (declared - day).days
                 break
             day += timedelta(days=step_days)
         leads.append(lead)
     if not leads:
-        return None, None
+        return None
     return float(statistics.median(leads)), sum(lead >= 30 for lead in leads) / len(leads)
 
 
@@ -185,15 +185,17 @@ def backtest_churn(customers: Sequence[CustomerActivity], rules: ScoringRules, a
         for name, scorer in scorers:
             values[name].append(scorer(measures))
     result.customers, result.churned = len(labels), sum(labels)
-    warn = max(rules.churn_risk.bands, key=lambda b: rules.churn_risk.bands[b]) if rules.churn_risk.bands else None
+    warn = sorted(rules.churn_risk.bands.items(), key=lambda kv: -kv[1])[:2]  # e.g. high >= 60, medium >= 30
     churners = [a for a, label in zip(active_customers, labels, strict=True) if label]
     for name, scorer in scorers:
         scores = [v for v, _ in values[name]]
         ranking = Ranking(name=name, auc=auc(scores, labels), top_decile=top_precision(scores, labels),
                           distinct_top25=distinct_in_top(scores),
                           bands=_band_table(scores, [b for _, b in values[name]], labels))
-        if lead_times and warn is not None:
-            ranking.lead_days_median, ranking.warned_30d = _lead_times(churners, rules, as_of, scorer, warn)
+        for band, minimum in warn if lead_times else ():
+            lead = _lead_times(churners, rules, as_of, scorer, minimum)
+            if lead is not None:
+                ranking.leads[band] = lead
         if true_labels:
             ranking.truth_auc, ranking.truth_top_decile = auc(scores, true_labels), top_precision(scores, true_labels)
         result.rankings.append(ranking)
@@ -216,14 +218,16 @@ def churn_lines(report: ChurnBacktest) -> list[str]:
     if report.model_note:
         lines.append(f"  no model: {report.model_note}")
     has_truth = any(r.truth_auc is not None for r in report.rankings)
-    header = (f"  {'score':<18}{'AUC':>7}{'top 10%':>9}{'distinct top 25':>17}{'lead (median d)':>17}"
-              f"{'warned >=30d':>14}")
+    warn = [band for r in report.rankings[:1] for band in r.leads]
+    header = f"  {'score':<18}{'AUC':>7}{'top 10%':>9}{'distinct top 25':>17}" + "".join(
+        f"{band + ' lead (median d)':>24}{band + ' warned >=30d':>22}" for band in warn)
     if has_truth:
         header += f"{'truth AUC':>11}{'truth top 10%':>15}"
     lines.append(header)
     for r in report.rankings:
-        line = (f"  {r.name:<18}{_num(r.auc):>7}{_pct(r.top_decile):>9}{r.distinct_top25:>17}"
-                f"{_num(r.lead_days_median, '.0f'):>17}{_pct(r.warned_30d):>14}")
+        line = f"  {r.name:<18}{_num(r.auc):>7}{_pct(r.top_decile):>9}{r.distinct_top25:>17}" + "".join(
+            f"{_num(r.leads[band][0], '.0f') if band in r.leads else '-':>24}"
+            f"{_pct(r.leads[band][1]) if band in r.leads else '-':>22}" for band in warn)
         if has_truth:
             line += f"{_num(r.truth_auc):>11}{_pct(r.truth_top_decile):>15}"
         lines.append(line)
