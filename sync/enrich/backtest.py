@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sync.enrich.activity import CustomerActivity
-from sync.enrich.churn_model import ChurnModel, NotEnoughHistory, churned_after, fit_churn_model, is_active
+from sync.enrich.churn_model import (
+    SCORE_DECIMALS,
+    ChurnModel,
+    NotEnoughHistory,
+    churned_after,
+    fit_churn_model,
+    is_active,
+)
 from sync.enrich.measures import as_numbers, compute_measures
 from sync.enrich.rules import ScoringRules
 from sync.enrich.weighted import weighted_score
@@ -169,7 +176,7 @@ def backtest_churn(customers: Sequence[CustomerActivity], rules: ScoringRules, a
     if result.model is not None:
         model = result.model
         scorers.insert(0, ("model (logistic)", lambda m: (
-            value := round(100 * model.probability(m), 2), rules.churn_risk.band(value))))
+            value := round(100 * model.probability(m), SCORE_DECIMALS), rules.churn_risk.band(value))))
     active_customers: list[CustomerActivity] = []
     labels: list[int] = []
     true_labels: list[int] = []

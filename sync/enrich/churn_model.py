@@ -113,6 +113,10 @@ def churned_after(activity: CustomerActivity, rules: ScoringRules, as_of: date, 
     return not any(is_doc and ago <= horizon_days for ago, _a, _m, is_doc in later)
 
 
+SCORE_DECIMALS = 4
+"""Churn risk is stored to 0.0001 points; each factor's contribution to 0.01, the baseline takes the rest."""
+
+
 def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
@@ -147,7 +151,8 @@ class ChurnModel:
         spread = total - self.intercept
         # integrated gradients along the straight line from the average customer: exact for a logistic model
         per_unit = (p - p0) / spread if abs(spread) > 1e-12 else p0 * (1 - p0)
-        value = round(100 * p, 2)
+        # 4 decimals: at 2, distinct customers in the top 25 of 20,000 already tied (76.1545 vs 76.1485)
+        value = round(100 * p, SCORE_DECIMALS)
         reasons = []
         shown = 0.0
         for f, part in zip(FEATURES, parts, strict=True):
@@ -163,7 +168,7 @@ class ChurnModel:
         calibration = (f"; band {band}: {rate[1]:.0%} of {rate[0]:,} such customers churned"
                        if rate else "")
         reasons.append(Contribution.model_construct(
-            factor="baseline", value=round(100 * p0, 2), contribution=round(value - shown, 2),
+            factor="baseline", value=round(100 * p0, 2), contribution=round(value - shown, SCORE_DECIMALS),
             note=(f"risk of the average active customer: no order in {self.horizon_days} days; logistic model "
                   f"fitted on {self.customers:,} customers as of {self.fitted_as_of}{calibration}")))
         return Score.model_construct(name="churn_risk", value=value, band=band, reasons=reasons, computed_at=None)
@@ -203,7 +208,7 @@ def fit_rows(xs: list[list[float]], ys: list[int], *, horizon_days: int, fitted_
     # calibration: the churn rate actually observed in each band among the customers it was fitted on
     counts: dict[str, list[int]] = {}
     for row, label in zip(xs, ys, strict=True):
-        band = bands(round(100 * _sigmoid(model.logit(row)[0]), 2)) or ""
+        band = bands(round(100 * _sigmoid(model.logit(row)[0]), SCORE_DECIMALS)) or ""
         counts.setdefault(band, [0, 0])
         counts[band][0] += 1
         counts[band][1] += label
