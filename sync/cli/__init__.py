@@ -20,6 +20,7 @@ from sync.cli import console as cli_console
 from sync.cli import golden as cli_golden
 from sync.cli import mapping as cli_mapping
 from sync.cli import migrate as cli_migrate
+from sync.cli import scores as cli_scores
 from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
 from sync.cli.common import console as _console
 from sync.exitcodes import ExitCode
@@ -243,7 +244,8 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
         handle.stop()
 
 
-for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS):
+for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS,
+                 cli_scores.scores):
     cli.add_command(_command)
 
 

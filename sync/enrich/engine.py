@@ -12,12 +12,13 @@ customer alone against those cut-offs. Pass a re-iterable (a list, or an object 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 from sync.enrich.activity import CustomerActivity
+from sync.enrich.churn_model import ChurnModel
 from sync.enrich.clv import lifetime_value
 from sync.enrich.forecast import forecast_revenue
 from sync.enrich.lifecycle import lifecycle_stage
@@ -35,6 +36,11 @@ class Population:
 
     tiers: TierCutoffs
     rfm: RfmBoundaries
+    churn: ChurnModel | None = None
+    """Fitted churn model (sync/enrich/churn_model.py); None scores churn risk with the ramps."""
+
+    def with_churn(self, model: ChurnModel | None) -> Population:
+        return replace(self, churn=model)
 
 
 @dataclass
@@ -94,7 +100,10 @@ def score_customer(activity: CustomerActivity, rules: ScoringRules, as_of: date,
         ("rfm_monetary", rfm[2] if rfm else None)])
     for name in WEIGHTED_SCORES:
         spec: WeightedScoreSpec = getattr(rules, name)
-        scores[name] = weighted_score(name, spec, namespace)
+        if name == "churn_risk" and population.churn is not None and rules.churn_model.use == "model":
+            scores[name] = population.churn.score(measures, spec.band)
+        else:
+            scores[name] = weighted_score(name, spec, namespace)
         namespace[name] = _number(scores[name])
     stage, scores["lifecycle"] = lifecycle_stage(rules.lifecycle, namespace)
     forecast, scores["forecast"] = forecast_revenue(events, rules.forecast, bool(measures["terminated"]))

@@ -169,6 +169,25 @@ class ForecastSpec(Spec):
     alpha: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
 
 
+class ChurnModelSpec(Spec):
+    """How churn risk is computed: a model fitted on the store's history, or the ``churn_risk`` ramps.
+
+    ``use: rules`` makes the ramps in ``churn_risk`` the score, as before; ``use: model`` (the
+    default) fits a logistic regression as of each scoring date and falls back to the ramps when
+    the store has too little history one horizon back (fewer than ``min_customers`` active
+    customers, or fewer than ``min_churned`` of either outcome). Churned means no revenue document
+    in the ``horizon_days`` after a date; active means one in the ``active_days`` before it.
+    """
+
+    use: Literal["model", "rules"] = "model"
+    horizon_days: Annotated[int, Field(ge=30, le=730)] = 180
+    active_days: Annotated[int, Field(ge=30, le=1460)] = 365
+    min_customers: Annotated[int, Field(ge=10)] = 200
+    min_churned: Annotated[int, Field(ge=5)] = 20
+    regularization: Annotated[float, Field(gt=0)] = 1.0
+    refit: Literal["monthly", "daily"] = "monthly"
+
+
 def _f(measure: str, weight: str, zero_at: float, full_at: float,
        when_missing: float | Literal["skip"] = 0.0) -> Factor:
     return Factor(measure=measure, weight=Decimal(weight), zero_at=zero_at, full_at=full_at,
@@ -228,6 +247,7 @@ class ScoringRules(Spec):
     loyalty: WeightedScoreSpec = Field(default_factory=_loyalty)
     service_quality: WeightedScoreSpec = Field(default_factory=_service_quality)
     churn_risk: WeightedScoreSpec = Field(default_factory=_churn_risk)
+    churn_model: ChurnModelSpec = Field(default_factory=ChurnModelSpec)
     health: WeightedScoreSpec = Field(default_factory=_health)
     lifecycle: LifecycleSpec = Field(default_factory=LifecycleSpec)
     forecast: ForecastSpec = Field(default_factory=ForecastSpec)

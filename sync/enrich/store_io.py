@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 
 from sync.enrich.activity import CreditNote, CustomerActivity
+from sync.enrich.churn_model import churn_model_for
 from sync.enrich.engine import CustomerScores, score_customers, survey_population
 from sync.enrich.measures import REVENUE_MEASURES
 from sync.enrich.rules import ScoringRules
@@ -310,6 +311,7 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
     source = StoreActivity(engine)
     # pass one needs only what the tier measure is made of: usually revenue documents alone
     population = survey_population(StoreActivity(engine, entities=population_entities(rules)), rules, as_of)
+    population = population.with_churn(churn_model_for(StoreActivity(engine), rules, as_of))
 
     def counted(results: Iterable[CustomerScores]) -> Iterator[CustomerScores]:
         for result in results:
