@@ -28,6 +28,7 @@ from connectors.salesforce.standin.errors import (
     not_found,
 )
 from connectors.salesforce.standin.faults import FaultInjector, limit_exceeded
+from connectors.salesforce.standin.ids import to_18
 from connectors.salesforce.standin.metering import CallKind, Meter
 from connectors.salesforce.standin.oauth import OAuth
 from connectors.salesforce.standin.org import Org
@@ -233,8 +234,8 @@ class Api:
                 parts = {c.removeprefix(prefix): row.get(c) for c in f.components}
                 out[f.name] = None if all(v is None for v in parts.values()) else {
                     "city": parts.get("City"), "country": parts.get("Country"), "geocodeAccuracy": None,
-                    "latitude": None, "longitude": None, "postalCode": parts.get("PostalCode"), "state": None,
-                    "street": parts.get("Street")}
+                    "latitude": None, "longitude": None, "postalCode": parts.get("PostalCode"),
+                    "state": parts.get("State"), "street": parts.get("Street")}
             else:
                 out[f.name] = to_json(f, row.get(f.name))
         return out
@@ -282,7 +283,9 @@ class Api:
         self._allow(req, "GET", "PATCH", "DELETE")
         row = self.org.row(obj, record_id)
         if row is None or row["Id"][:3] != obj.key_prefix:
-            if req.method == "GET" and obj.field(record_id) is None:
+            # Only a value that is not id-shaped is read as an external id field name; a well-formed
+            # id of no record is plainly not found, as Salesforce answers.
+            if req.method == "GET" and to_18(record_id) is None and obj.field(record_id) is None:
                 raise not_found(f"Provided external ID field does not exist or is not accessible: {record_id}")
             raise not_found()
         if req.method == "GET":

@@ -284,6 +284,8 @@ class BulkService:
                     f = obj.field(str(key))
                     assert f is not None
                     record_id, created = self.writer.upsert(obj, f, record.get(f.name, ""), record, source="csv")
+                elif job.operation == "hardDelete":
+                    record_id = self.writer.delete(obj, record.get(id_column, ""), hard=True)
                 else:
                     record_id = self.writer.delete(obj, record.get(id_column, ""))
                 job.successful.append([record_id, "true" if created else "false", *cells])
