@@ -111,8 +111,12 @@ class OAuth:
         self._public_key = app.public_key
         self._tokens: dict[str, float] = {}
         """Access token -> when it expires (time.monotonic(); infinity without a session timeout)."""
-        self._refresh_tokens = set(json.loads(org.meta("refresh_tokens") or "[]")) | {app.refresh_token}
+        stored = org.meta("refresh_tokens")
+        # The standing grant is valid until revoked; a revocation is kept across restarts.
+        self._refresh_tokens = set(json.loads(stored)) if stored is not None else {app.refresh_token}
         self._lock = threading.Lock()
+        if stored is None:
+            self._save_refresh_tokens()
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -144,7 +148,7 @@ class OAuth:
 
     def issue_refresh_token(self) -> str:
         """A new refresh-token grant for the integration user (what a user's consent would give)."""
-        token = _new_refresh_token(self.org)
+        token = _new_refresh_token()
         with self._lock:
             self._refresh_tokens.add(token)
             self._save_refresh_tokens()
