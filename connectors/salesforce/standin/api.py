@@ -39,7 +39,7 @@ from connectors.salesforce.standin.values import to_json
 from connectors.salesforce.standin.writes import AmbiguousExternalId, Writer, external_id_field
 
 JSON_TYPE = "application/json;charset=UTF-8"
-CSV_TYPE = "text/csv"
+CSV_TYPE = "text/csv; charset=UTF-8"  # without a charset, HTTP clients decode text/* as ISO-8859-1
 MIN_VERSION, MAX_VERSION = 31, 64
 COLLECTION_LIMIT = 200
 ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because not all "

@@ -40,9 +40,9 @@ from connectors.salesforce.standin.schema import sobject
 from connectors.salesforce.standin.values import now_stamp
 
 NS = "http://www.force.com/2009/06/asyncapi/dataload"
-XML_TYPE = "application/xml"
+XML_TYPE = "application/xml; charset=UTF-8"
 JSON_TYPE = "application/json"
-CSV_TYPE = "text/csv"
+CSV_TYPE = "text/csv; charset=UTF-8"  # without a charset, HTTP clients decode text/* as ISO-8859-1
 QUERY_OPERATIONS = ("query", "queryAll")
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 CONTENT_TYPES = ("CSV", "JSON", "XML")
