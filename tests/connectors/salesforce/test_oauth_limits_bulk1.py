@@ -7,11 +7,13 @@ The stand-in over real HTTPS on loopback; crm2's own tap and writeback target as
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,18 @@ def test_the_client_logs_in_with_a_refresh_token_and_again_when_the_session_ends
     sf.expire_sessions()  # what a session timeout does to every token
     assert client.count("", "Account") == 30
     assert sf.api_calls()["auth"] == 2
+
+
+def test_a_session_with_a_stated_end_is_renewed_before_it_ends(sf, env):
+    client = _client(sf, auth_flow="refresh_token", refresh_token_env=REFRESH_ENV)
+    assert client.count("", "Account") == 30
+    assert client._token is not None
+    # as if the token answer had said expires_in and that moment is (nearly) here
+    client._token = dataclasses.replace(client._token, expires_at=time.monotonic() + 1)
+    before = sf.api_calls()
+    assert client.count("", "Account") == 30
+    after = sf.api_calls()
+    assert (after["auth"] - before["auth"], after["rest"] - before["rest"]) == (1, 1)  # no 401 on the way
 
 
 def test_the_client_signs_a_jwt_with_a_key_file_or_a_key_in_the_environment(sf, env, tmp_path):
@@ -245,8 +259,6 @@ def test_limits_hold_the_documented_set_and_are_consumed_as_calls_are_made(sf, h
 
 
 def _wait(done: Any, tries: int = 400) -> None:
-    import time
-
     for _ in range(tries):
         if done():
             return
