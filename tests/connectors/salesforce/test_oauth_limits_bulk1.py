@@ -309,6 +309,7 @@ def test_bulk_v1_query_job_in_xml_from_create_to_close(sf, http, operation):
     assert (doomed in {r["Id"] for r in rows}) is (operation == "queryAll")
     assert status["numberRecordsProcessed"] == str(len(truth))
     assert "Sforce-Limit-Info" not in answer.headers
+    assert sf.write_calls_total() == 1  # the DELETE above: query jobs change no data
 
 
 def test_bulk_v1_json_job_answers_json_with_epoch_millisecond_dates(sf, http):
