@@ -25,7 +25,6 @@ from connectors.salesforce.client import (
     ApiBudget,
     ApiLimitReached,
     AuthenticationError,
-    Credentials,
     RetryPolicy,
     SalesforceClient,
     SalesforceError,
@@ -69,13 +68,8 @@ class TapSalesforce(Tap):
     def client(self) -> SalesforceClient:
         if self._client is None:
             cfg = self.settings
-            credentials = Credentials.from_env(
-                flow=cfg.auth_flow, login_url=cfg.oauth_host, client_id=cfg.client_id, username=cfg.username,
-                client_secret_env=cfg.client_secret_env, password_env=cfg.password_env,
-                security_token_env=cfg.security_token_env, private_key_env=cfg.private_key_env,
-                audience=cfg.jwt_audience)
             self._client = SalesforceClient(
-                credentials, api_version=cfg.api_version, ca_bundle=cfg.ca_bundle,
+                cfg.credentials(), api_version=cfg.api_version, ca_bundle=cfg.ca_bundle,
                 budget=ApiBudget(max_pct=cfg.api_budget_pct),
                 retry=RetryPolicy(max_attempts=cfg.max_attempts, initial_wait=cfg.retry_initial_wait,
                                   max_wait=cfg.retry_max_wait, read_timeout=cfg.request_timeout))

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from connectors.salesforce.client.auth import Credentials
+
 DEFAULT_OBJECTS = ["Account", "Contact", "Opportunity", "Case", "Task", "Event", "Survey_Response__c"]
 
 
@@ -21,13 +23,17 @@ class SalesforceTapConfig(BaseModel):
     login_url: str | None = Field(None, description="OAuth host, e.g. https://login.salesforce.com or a My Domain URL")
     instance_url: str | None = Field(None, description="Org URL; used as the OAuth host when login_url is not set")
     api_version: str = Field("62.0", description="REST API version, e.g. 62.0")
-    auth_flow: Literal["client_credentials", "jwt_bearer", "password"] = "client_credentials"
+    auth_flow: Literal["client_credentials", "jwt_bearer", "refresh_token", "password"] = "client_credentials"
     client_id: str = Field(description="Connected app consumer key")
     client_secret_env: str | None = Field(None, description="Name of the env var holding the client secret")
     username: str | None = Field(None, description="Integration user (jwt_bearer, password flows)")
     password_env: str | None = Field(None, description="Name of the env var holding the password")
     security_token_env: str | None = Field(None, description="Name of the env var holding the security token")
     private_key_env: str | None = Field(None, description="Name of the env var holding the JWT signing key (PEM)")
+    private_key_file: str | None = Field(None, description="Path of the JWT signing key (PEM file), instead of "
+                                         "private_key_env")
+    refresh_token_env: str | None = Field(None, description="Name of the env var holding the refresh token "
+                                          "(refresh_token flow)")
     jwt_audience: str | None = Field(None, description="JWT 'aud'; defaults to the login URL")
     ca_bundle: str | None = Field(None, description="PEM file of CAs to trust (TLS verification is never off)")
     objects: list[str] = Field(default_factory=lambda: list(DEFAULT_OBJECTS),
@@ -53,11 +59,25 @@ class SalesforceTapConfig(BaseModel):
         for url in (self.login_url, self.instance_url):
             if url and not url.startswith("https://"):
                 raise ValueError("login_url / instance_url must be https:// (TLS is required)")
+        if self.auth_flow == "refresh_token" and not self.refresh_token_env:
+            raise ValueError("auth_flow refresh_token needs refresh_token_env (the environment variable that "
+                             "holds the refresh token)")
+        if self.private_key_file and self.private_key_env:
+            raise ValueError("set private_key_file or private_key_env, not both")
         return self
 
     @property
     def oauth_host(self) -> str:
         return (self.login_url or self.instance_url or "").rstrip("/")
+
+    def credentials(self) -> Credentials:
+        """The connected app's settings with their secrets read from the environment (or key file)."""
+        return Credentials.from_env(
+            flow=self.auth_flow, login_url=self.oauth_host, client_id=self.client_id, username=self.username,
+            client_secret_env=self.client_secret_env, password_env=self.password_env,
+            security_token_env=self.security_token_env, private_key_env=self.private_key_env,
+            private_key_file=self.private_key_file, refresh_token_env=self.refresh_token_env,
+            audience=self.jwt_audience)
 
 
 def config_jsonschema() -> dict[str, Any]:

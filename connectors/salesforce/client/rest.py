@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,9 @@ from connectors.salesforce.client.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+EXPIRY_MARGIN = 30.0
+"""Seconds before a known session end at which the client re-authenticates."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,11 @@ class SalesforceClient:
         reauthenticated = False
         while True:
             self.budget.check()
+            assert self._token is not None
+            if self._token.expires_at is not None and time.monotonic() >= self._token.expires_at - EXPIRY_MARGIN:
+                # The token answer said when the session ends: ask again before it does, not after a 401.
+                log.info("Salesforce session about to expire; re-authenticating")
+                self.authenticate()
             url = self.url(path)
             assert self._token is not None
             all_headers = {"Authorization": f"Bearer {self._token.access_token}", **(headers or {})}
@@ -133,6 +142,8 @@ class SalesforceClient:
                 return response
             error = error_from_response(response)
             if isinstance(error, InvalidSessionError) and not reauthenticated:
+                # Session timeout, a revoked token, an admin's "expire all": every flow crm2 uses can
+                # get a new session without a person (client credentials, JWT, refresh token, password).
                 log.info("Salesforce session expired; re-authenticating once")
                 reauthenticated = True
                 self.authenticate()

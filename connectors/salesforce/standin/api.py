@@ -1,4 +1,4 @@
-"""Request routing: the REST, Bulk 2.0 and OAuth surface, independent of the HTTP transport.
+"""Request routing: the REST, Bulk 2.0, Bulk 1.0 query and OAuth surface, independent of the HTTP transport.
 
 Every request is counted and passed through the fault injector first; then sessions and the
 daily limit are checked, the call is answered, and REST/Bulk answers get ``Sforce-Limit-Info``.
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote
 from singer_sdk.singerlib.json import serialize_json
 
 from connectors.salesforce.standin.bulk import BulkService, IngestJob, QueryJob
+from connectors.salesforce.standin.bulk_v1 import Answer, AsyncError, BulkV1, error_answer
 from connectors.salesforce.standin.errors import (
     ApiError,
     RecordError,
@@ -28,6 +29,7 @@ from connectors.salesforce.standin.errors import (
     not_found,
 )
 from connectors.salesforce.standin.faults import FaultInjector, limit_exceeded
+from connectors.salesforce.standin.ids import to_18
 from connectors.salesforce.standin.metering import CallKind, Meter
 from connectors.salesforce.standin.oauth import OAuth
 from connectors.salesforce.standin.org import Org
@@ -37,7 +39,7 @@ from connectors.salesforce.standin.values import to_json
 from connectors.salesforce.standin.writes import AmbiguousExternalId, Writer, external_id_field
 
 JSON_TYPE = "application/json;charset=UTF-8"
-CSV_TYPE = "text/csv"
+CSV_TYPE = "text/csv; charset=UTF-8"  # without a charset, HTTP clients decode text/* as ISO-8859-1
 MIN_VERSION, MAX_VERSION = 31, 64
 COLLECTION_LIMIT = 200
 ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because not all "
@@ -83,13 +85,14 @@ class _Aborted(Exception):
 
 class Api:
     def __init__(self, *, org: Org, oauth: OAuth, meter: Meter, faults: FaultInjector, writer: Writer,
-                 bulk: BulkService, base_url: Callable[[], str]) -> None:
+                 bulk: BulkService, base_url: Callable[[], str], bulk_v1: BulkV1 | None = None) -> None:
         self.org = org
         self.oauth = oauth
         self.meter = meter
         self.faults = faults
         self.writer = writer
         self.bulk = bulk
+        self.bulk_v1 = bulk_v1 or BulkV1(org, meter)
         self.base_url = base_url
         self.cursors = CursorStore()
 
@@ -102,11 +105,15 @@ class Api:
             kind = "auth"
         elif path.startswith("/services/data/v"):
             kind = "bulk" if path.split("/")[4:5] == ["jobs"] else "rest"
+        elif path.startswith("/services/async/"):
+            kind = "bulk"
         elif path == "/services/data":
             return json_response(200, self.versions())
         else:
             return json_response(404, not_found().body())
-        write = kind != "auth" and req.method in WRITE_METHODS and "/jobs/query" not in path
+        is_async = kind == "bulk" and path.startswith("/services/async/")
+        # Query jobs (Bulk 2.0 /jobs/query, every Bulk 1.0 job the stand-in takes) change no data.
+        write = kind != "auth" and req.method in WRITE_METHODS and "/jobs/query" not in path and not is_async
         calls_before = self.meter.record(kind, write=write)
         decision = self.faults.decide(data_call=kind != "auth", calls_before=calls_before)
         if decision.delay:
@@ -120,16 +127,19 @@ class Api:
                 raise decision.error
             if kind == "auth":
                 return self.auth(req, path)
-            if not self.oauth.valid(req.headers.get("Authorization")):
+            authorization = req.headers.get("Authorization")
+            session = req.headers.get("X-SFDC-Session")  # how Bulk API 1.0 clients send the token
+            if not self.oauth.valid(authorization or (f"Bearer {session}" if session else None)):
                 raise invalid_session()
             if self.meter.exhausted():
                 raise limit_exceeded()
-            response = self.data(req, path)
+            response = self.async_call(req, path) if is_async else self.data(req, path)
         except ApiError as exc:
-            response = json_response(exc.status, exc.body(), exc.headers)
+            response = (self._async_answer(error_answer(AsyncError.from_api_error(exc), _wire(req)))
+                        if is_async else json_response(exc.status, exc.body(), exc.headers))
         except RecordError as exc:
             response = json_response(400, exc.as_api_error().body())
-        if kind != "auth":
+        if kind != "auth" and not is_async:  # Bulk API 1.0 answers carry no Sforce-Limit-Info
             response.headers["Sforce-Limit-Info"] = self.meter.limit_info()
         return response
 
@@ -152,6 +162,28 @@ class Api:
         answer = self.oauth.token(form, req.headers, self.base_url())
         return json_response(answer.status, answer.body, {"Cache-Control": "no-cache,must-revalidate,max-age=0,"
                                                           "no-store,private", "Pragma": "no-cache"})
+
+    # -- Bulk API 1.0 -------------------------------------------------------------------------
+
+    def async_call(self, req: Request, path: str) -> Response:
+        parts = [unquote(p) for p in path.split("/")[3:]]
+        try:
+            major, minor = parts[0].split(".")
+            if not (MIN_VERSION <= int(major) <= MAX_VERSION and minor == "0"):
+                raise ValueError
+        except ValueError:
+            return self._async_answer(error_answer(AsyncError(404, "InvalidVersion", f"Invalid version: {parts[0]}"),
+                                                   _wire(req)))
+        try:
+            answer = self.bulk_v1.handle(req.method, parts[0], parts[1:], req.headers.get("Content-Type") or "",
+                                         req.body)
+        except AsyncError as exc:
+            answer = error_answer(exc, _wire(req))
+        return self._async_answer(answer)
+
+    @staticmethod
+    def _async_answer(answer: Answer) -> Response:
+        return Response(answer.status, answer.body, answer.content_type)
 
     # -- data API -----------------------------------------------------------------------------
 
@@ -205,12 +237,7 @@ class Api:
         return {name: f"{base}/{name}" for name in ("sobjects", "query", "queryAll", "limits", "composite", "jobs")}
 
     def limits(self) -> dict[str, Any]:
-        used = self.meter.used
-        limit = self.meter.daily_limit
-        return {"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)},
-                "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000},
-                "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
-                "DataStorageMB": {"Max": 1024, "Remaining": 1024}}
+        return self.meter.limits()
 
     # -- sObject resources --------------------------------------------------------------------
 
@@ -233,8 +260,8 @@ class Api:
                 parts = {c.removeprefix(prefix): row.get(c) for c in f.components}
                 out[f.name] = None if all(v is None for v in parts.values()) else {
                     "city": parts.get("City"), "country": parts.get("Country"), "geocodeAccuracy": None,
-                    "latitude": None, "longitude": None, "postalCode": parts.get("PostalCode"), "state": None,
-                    "street": parts.get("Street")}
+                    "latitude": None, "longitude": None, "postalCode": parts.get("PostalCode"),
+                    "state": parts.get("State"), "street": parts.get("Street")}
             else:
                 out[f.name] = to_json(f, row.get(f.name))
         return out
@@ -282,7 +309,9 @@ class Api:
         self._allow(req, "GET", "PATCH", "DELETE")
         row = self.org.row(obj, record_id)
         if row is None or row["Id"][:3] != obj.key_prefix:
-            if req.method == "GET" and obj.field(record_id) is None:
+            # Only a value that is not id-shaped is read as an external id field name; a well-formed
+            # id of no record is plainly not found, as Salesforce answers.
+            if req.method == "GET" and to_18(record_id) is None and obj.field(record_id) is None:
                 raise not_found(f"Provided external ID field does not exist or is not accessible: {record_id}")
             raise not_found()
         if req.method == "GET":
@@ -532,6 +561,11 @@ class Api:
             return Response(200, text.encode(), CSV_TYPE,
                             {"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(n)})
         raise not_found()
+
+
+def _wire(req: Request) -> str:
+    """The format a Bulk API 1.0 error is answered in: the request's, else XML."""
+    return "json" if "json" in (req.headers.get("Content-Type") or "").lower() else "xml"
 
 
 def _without_attributes(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from connectors.salesforce.standin.errors import ApiError, RecordError, not_found
 from connectors.salesforce.standin.ids import make_id
+from connectors.salesforce.standin.metering import BULK_V2_ROWS_PER_BATCH, Meter
 from connectors.salesforce.standin.org import Org
 from connectors.salesforce.standin.query import Compiled, compile_soql, csv_rows, run
 from connectors.salesforce.standin.schema import sobject
@@ -125,9 +126,10 @@ class QueryJob(_Job):
 class BulkService:
     """Bulk 2.0 jobs of one org and the worker thread that runs them."""
 
-    def __init__(self, org: Org, writer: Writer) -> None:
+    def __init__(self, org: Org, writer: Writer, meter: Meter | None = None) -> None:
         self.org = org
         self.writer = writer
+        self.meter = meter or Meter(daily_limit=100_000)
         self._jobs: dict[str, IngestJob | QueryJob] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -257,6 +259,7 @@ class BulkService:
             self._fail(job, "InvalidBatch : No data rows")
             return
         job.header, data = rows[0], rows[1:]
+        self.meter.consume("DailyBulkApiBatches", max(1, -(-len(data) // BULK_V2_ROWS_PER_BATCH)))
         obj = sobject(job.object)
         assert obj is not None
         problem = self._check_header(job, obj)
@@ -284,6 +287,8 @@ class BulkService:
                     f = obj.field(str(key))
                     assert f is not None
                     record_id, created = self.writer.upsert(obj, f, record.get(f.name, ""), record, source="csv")
+                elif job.operation == "hardDelete":
+                    record_id = self.writer.delete(obj, record.get(id_column, ""), hard=True)
                 else:
                     record_id = self.writer.delete(obj, record.get(id_column, ""))
                 job.successful.append([record_id, "true" if created else "false", *cells])
@@ -325,6 +330,7 @@ class BulkService:
         if not isinstance(soql, str) or not soql.strip():
             raise _bad_request("InvalidJob : query is required")
         compiled = compile_soql(soql, include_deleted=operation == "queryAll", for_bulk=True)
+        self.meter.consume("DailyBulkV2QueryJobs")
         job = QueryJob(self._new_id(), operation, compiled.obj.name, version, self.org.user_id, query=soql,
                        compiled=compiled, state="UploadComplete")
         self._format(body, job)
@@ -366,6 +372,9 @@ class BulkService:
         rows = run(self.org, job.compiled)
         job.rows = csv_rows(job.compiled, rows)
         job.processed = len(rows)
+        # Result storage is charged by size: every cell quoted, plus its delimiter.
+        size = sum(len(cell) + 3 for row in job.rows for cell in row)
+        self.meter.consume("DailyBulkV2QueryFileStorageMB", -(-size // 1_000_000))
 
     # -- worker -------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from connectors.salesforce.standin.service import SalesforceStandIn
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "CRM2_SF_CLIENT_SECRET"
+REFRESH_TOKEN_ENV = "CRM2_SF_REFRESH_TOKEN"
 DB_NAME = "salesforce.sqlite"
 FAULTS_FILE = "salesforce-faults.json"
 ENV_FILE = "salesforce.env"
@@ -121,6 +122,8 @@ def start(workdir: Path, *, customers: int, seed: int, faults: Faults | None = N
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(f"{SECRET_ENV}={secret}\n")
+        # For trying the refresh-token flow by hand (auth_flow: refresh_token); the demo does not use it.
+        out.write(f"{REFRESH_TOKEN_ENV}={server.credentials['refresh_token']}\n")
     tap_config = {"instance_url": server.url, "ca_bundle": str(server.ca_path), "auth_flow": "client_credentials",
                   "client_id": server.credentials["client_id"], "client_secret_env": SECRET_ENV,
                   "objects": list(OBJECTS)}

@@ -4,8 +4,8 @@ Every write goes through :meth:`Org.prepare` (describe-driven checks: unknown fi
 field, type, length, picklist, required, unique external id, reference shape) and then stamps
 the system fields Salesforce maintains (Id, CreatedDate, LastModifiedDate, SystemModstamp,
 owner, auto numbers, derived fields). Deletes are soft (``IsDeleted``), as in the recycle bin,
-so ``queryAll`` still returns them; a merge deletes the losers and points their
-``MasterRecordId`` at the winner.
+so ``queryAll`` still returns them, except Bulk ``hardDelete``, which skips the recycle bin;
+a merge deletes the losers and points their ``MasterRecordId`` at the winner.
 
 One connection serves every thread behind one lock: SQLite serialises writers anyway, and the
 stand-in's throughput is bounded by Python long before SQLite.
@@ -326,7 +326,8 @@ class Org:
             self.conn.execute(f"UPDATE {q(obj.name)} SET {sets} WHERE Id = ?",
                               [row[n] for n in changed] + [current["Id"]])
 
-    def delete(self, obj: SObjectDef, record_id: str) -> None:
+    def delete(self, obj: SObjectDef, record_id: str, *, hard: bool = False) -> None:
+        """Soft delete sets IsDeleted (the Recycle Bin); a hard delete removes the row for good."""
         stamp = now_stamp()
         with self.transaction():
             current = self.row(obj, record_id)
@@ -334,6 +335,9 @@ class Org:
                 raise RecordError("NOT_FOUND", "The requested resource does not exist")
             if current["IsDeleted"]:
                 raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+            if hard:
+                self.conn.execute(f"DELETE FROM {q(obj.name)} WHERE Id = ?", (current["Id"],))
+                return
             self.conn.execute(f"UPDATE {q(obj.name)} SET IsDeleted = 1, SystemModstamp = ?, LastModifiedDate = ?, "
                               "LastModifiedById = ? WHERE Id = ?", (stamp, stamp, self.user_id, current["Id"]))
 

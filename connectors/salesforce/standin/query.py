@@ -39,7 +39,7 @@ from connectors.salesforce.standin.soql import (
     error_report,
     parse,
 )
-from connectors.salesforce.standin.values import normalize_datetime, to_csv
+from connectors.salesforce.standin.values import to_csv
 
 MAX_OFFSET = 2000
 DEFAULT_BATCH = 2000
@@ -129,7 +129,7 @@ class _Compiler:
             return v.value.isoformat()
         if v.kind != "datetime":
             raise wrong("dateTime", False)
-        return normalize_datetime(v.value)
+        return _stamp(v.value)
 
     def date_range(self, f: FieldDef, v: Value) -> tuple[str, str]:
         word, n = v.value
@@ -177,7 +177,9 @@ class _Compiler:
         if isinstance(c, InList):
             f = self.field(c.field, purpose="filtered")
             col, coll = self.column(f), self.collate(f)
-            values = [None if v.kind == "null" else self.literal(f, v) for v in c.values]
+            # A dateTime literal between two milliseconds can equal no stored value: it is left out.
+            values = [None if v.kind == "null" else self.literal(f, v) for v in c.values
+                      if not (v.kind == "datetime" and f.storage == "datetime" and v.value.microsecond % 1000)]
             present = [v for v in values if v is not None]
             has_null = len(present) < len(values)
             self.params.extend(present)
@@ -210,10 +212,17 @@ class _Compiler:
             bound, sql_op = {"<": (lo, "<"), "<=": (hi, "<"), ">": (hi, ">="), ">=": (lo, ">=")}[c.op]
             self.params.append(bound)
             return f"({col} {sql_op} ?)"
+        op = c.op
+        if f.storage == "datetime" and v.kind == "datetime" and v.value.microsecond % 1000:
+            # Stored values have millisecond precision; a literal between two milliseconds equals
+            # none of them, and each order comparison holds exactly as against the millisecond below.
+            if op in ("=", "!="):
+                return "(0)" if op == "=" else "(1)"
+            op = {">": ">", ">=": ">", "<": "<=", "<=": "<="}[op]
         self.params.append(self.literal(f, v))
-        if c.op == "!=":
+        if op == "!=":
             return f"({col} IS NULL OR {col} != ?{coll})" if f.nillable else f"({col} != ?{coll})"
-        return f"({col} {c.op} ?{coll})"
+        return f"({col} {op} ?{coll})"
 
     # -- the whole query --------------------------------------------------------------------
 
@@ -263,6 +272,11 @@ class _Compiler:
         return Compiled(self.soql, self.obj, False, selected, sql, self.params, fetched)
 
 
+def _stamp(value: datetime) -> str:
+    """An aware datetime in the stored form, cut to the millisecond (``YYYY-MM-DDTHH:MM:SS.fffZ``)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
 def compile_soql(soql: str, *, include_deleted: bool, for_bulk: bool = False,
                  now: datetime | None = None) -> Compiled:
     """Parse and check a query; raises ApiError with Salesforce's code and report."""
@@ -297,7 +311,8 @@ def _address(values: dict[str, Any], f: FieldDef) -> dict[str, Any] | None:
     if all(v is None for v in parts.values()):
         return None
     return {"city": parts.get("City"), "country": parts.get("Country"), "geocodeAccuracy": None, "latitude": None,
-            "longitude": None, "postalCode": parts.get("PostalCode"), "state": None, "street": parts.get("Street")}
+            "longitude": None, "postalCode": parts.get("PostalCode"), "state": parts.get("State"),
+            "street": parts.get("Street")}
 
 
 def _json_converter(f: FieldDef) -> Callable[[Any], Any] | None:

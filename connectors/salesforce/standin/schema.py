@@ -255,7 +255,12 @@ CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CNY", "JPY", "SEK", "PLN", "CAD", "AU
 TIERS = ("A", "B", "C")
 LIFECYCLE_STAGES = ("onboarding", "growth", "stable", "at_risk", "churned", "terminated")
 
-_BILLING = ("BillingStreet", "BillingCity", "BillingPostalCode", "BillingCountry")
+_BILLING = ("BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry")
+_SHIPPING = ("ShippingStreet", "ShippingCity", "ShippingState", "ShippingPostalCode", "ShippingCountry")
+RATINGS = ("Hot", "Warm", "Cold")
+ACCOUNT_SOURCES = ("Advertisement", "Employee Referral", "External Referral", "Partner", "Public Relations",
+                   "Seminar - Internal", "Seminar - Partner", "Trade Show", "Web", "Word of mouth", "Other")
+OWNERSHIPS = ("Public", "Private", "Subsidiary", "Other")
 _MAILING = ("MailingCountry",)
 
 
@@ -268,11 +273,31 @@ def _account() -> SObjectDef:
         _pick("Industry", INDUSTRIES),
         FieldDef("Website", "url", length=255),
         FieldDef("Phone", "phone", length=40, label="Account Phone"),
+        FieldDef("Fax", "phone", length=40, label="Account Fax"),
+        _text("AccountNumber", 40, label="Account Number"),
+        _text("Site", 80, label="Account Site"),
+        _pick("AccountSource", ACCOUNT_SOURCES, label="Account Source"),
+        FieldDef("AnnualRevenue", "currency", label="Annual Revenue", precision=18, scale=0),
+        FieldDef("NumberOfEmployees", "int", label="Employees", digits=8),
+        _pick("Ownership", OWNERSHIPS),
+        _pick("Rating", RATINGS, label="Account Rating"),
+        _text("Sic", 20, label="SIC Code"),
+        _text("SicDesc", 80, label="SIC Description"),
+        _text("TickerSymbol", 20, label="Ticker Symbol"),
+        _text("YearStarted", 4, label="Year Started"),
+        FieldDef("Description", "textarea", length=32000, label="Account Description"),
         FieldDef("BillingStreet", "textarea", length=255, label="Billing Street"),
         _text("BillingCity", 40, label="Billing City"),
+        _text("BillingState", 80, label="Billing State/Province"),
         _text("BillingPostalCode", 20, label="Billing Zip/Postal Code"),
         _text("BillingCountry", 80, label="Billing Country"),
         _address("Billing", _BILLING),
+        FieldDef("ShippingStreet", "textarea", length=255, label="Shipping Street"),
+        _text("ShippingCity", 40, label="Shipping City"),
+        _text("ShippingState", 80, label="Shipping State/Province"),
+        _text("ShippingPostalCode", 20, label="Shipping Zip/Postal Code"),
+        _text("ShippingCountry", 80, label="Shipping Country"),
+        _address("Shipping", _SHIPPING),
         _text("Tax_Id__c", 32, label="Tax ID", external_id=True, id_lookup=True),
         _text("CRM2_Golden_Id__c", 64, label="CRM2 Golden ID", external_id=True, unique=True, id_lookup=True),
         _pick("CRM2_Tier__c", TIERS, restricted=True, label="CRM2 Tier"),

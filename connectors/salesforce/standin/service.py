@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +40,24 @@ class SalesforceStandIn:
     """A Salesforce org on loopback HTTPS that real clients cannot tell from the real API."""
 
     def __init__(self, db_path: Path | str, host: str = "127.0.0.1", port: int = 0, daily_limit: int = 100_000,
-                 ) -> None:
+                 *, session_seconds: float | None = None, extra_hostnames: Sequence[str] = ()) -> None:
+        """``session_seconds``: access tokens expire that long after they are issued (None: never).
+        ``extra_hostnames``: more names the TLS certificate is valid for, so a client whose login
+        host is fixed (``login.salesforce.com``) can be pointed here through a proxy or resolver."""
         self.db_path = Path(db_path)
         self.host = host
         self.org = Org(self.db_path)
         self.app = ConnectedApp.load_or_create(self.org)
         self.meter = Meter(daily_limit)
         self.faults = FaultInjector()
-        self.oauth = OAuth(self.org, self.app)
+        self.oauth = OAuth(self.org, self.app, session_seconds)
         self.writer = Writer(self.org, self.faults)
-        self.bulk = BulkService(self.org, self.writer)
+        self.bulk = BulkService(self.org, self.writer, self.meter)
         self.api = Api(org=self.org, oauth=self.oauth, meter=self.meter, faults=self.faults, writer=self.writer,
                        bulk=self.bulk, base_url=lambda: self.url)
         self._ca = trustme.CA(organization_name="crm2 Salesforce stand-in CA")
         names = [host] if host in ("127.0.0.1", "localhost", "::1") else [host, "127.0.0.1"]
-        cert = self._ca.issue_cert(*dict.fromkeys([*names, "localhost"]))
+        cert = self._ca.issue_cert(*dict.fromkeys([*names, "localhost", *extra_hostnames]))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         cert.configure_cert(context)
@@ -167,6 +170,10 @@ class SalesforceStandIn:
 
     def set_faults(self, faults: Faults | None) -> None:
         self.faults.set(faults)
+
+    def issue_refresh_token(self) -> str:
+        """A new refresh-token grant for the integration user, as a user's consent would give one."""
+        return self.oauth.issue_refresh_token()
 
     def expire_sessions(self) -> None:
         """Invalidate every access token now: the next call with one gets 401 INVALID_SESSION_ID."""

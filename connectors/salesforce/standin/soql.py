@@ -10,6 +10,7 @@ Grammar (keywords are case-insensitive)::
                 | field LIKE string
     op         := = | != | <> | < | <= | > | >=
     value      := 'string' | number | date | datetime | NULL | TRUE | FALSE
+                  (datetime: YYYY-MM-DDThh:mm:ss[.f{1,6}](Z | ±hh:mm))
                 | TODAY | YESTERDAY | TOMORROW | LAST_N_DAYS:n | NEXT_N_DAYS:n
     order      := field [ASC | DESC] [NULLS FIRST | NULLS LAST]
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -33,7 +34,7 @@ TokenKind = Literal["ident", "string", "number", "date", "datetime", "op", "lpar
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
-  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2}))(?![\w:.])
   | (?P<date>\d{4}-\d{2}-\d{2})(?![\w:])
   | (?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?![\w.])
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
@@ -126,11 +127,26 @@ def tokenize(soql: str) -> list[Token]:
             except ValueError:
                 raise SoqlSyntaxError(f"line 1:{pos} no viable alternative at character '{text}'", pos) from None
         elif kind == "datetime":
-            value = text
+            try:
+                value = parse_datetime_literal(text)
+            except ValueError:
+                raise SoqlSyntaxError(f"line 1:{pos} no viable alternative at character '{text}'", pos) from None
         tokens.append(Token(kind, text, pos, value))  # type: ignore[arg-type]
         pos = match.end()
     tokens.append(Token("eof", "", len(soql)))
     return tokens
+
+
+def parse_datetime_literal(text: str) -> datetime:
+    """A SOQL dateTime literal as an aware UTC datetime, microseconds kept.
+
+    Salesforce documents ``YYYY-MM-DDThh:mm:ss`` followed by ``Z`` or an offset ``±hh:mm``, and
+    accepts fractional seconds of one to six digits (clients such as singer-io's tap-salesforce
+    send their bookmarks as ``...59.000000Z``). An offset without a colon is accepted as well.
+    A calendar-impossible value (month 13, hour 24) raises ValueError.
+    """
+    parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    return parsed.astimezone(UTC)
 
 
 # -- syntax tree ------------------------------------------------------------------------------

@@ -94,16 +94,17 @@ class Writer:
             return RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", error.fields)
         return error
 
-    def delete(self, obj: SObjectDef, record_id: str) -> str:
+    def delete(self, obj: SObjectDef, record_id: str, *, hard: bool = False) -> str:
+        """Soft delete (to the Recycle Bin: queryAll still sees it), or ``hard`` (Bulk hardDelete: gone)."""
         with self.org.lock:
-            return self._delete(obj, record_id)
+            return self._delete(obj, record_id, hard)
 
-    def _delete(self, obj: SObjectDef, record_id: str) -> str:
+    def _delete(self, obj: SObjectDef, record_id: str, hard: bool) -> str:
         current = self.org.row(obj, record_id)
         if current is None:
             raise RecordError("NOT_FOUND", "The requested resource does not exist", [])
         if current["IsDeleted"]:
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [])
         self._locked()
-        self.org.delete(obj, current["Id"])
+        self.org.delete(obj, current["Id"], hard=hard)
         return str(current["Id"])

@@ -18,7 +18,6 @@ from connectors import sdk
 from connectors.salesforce.client import (
     ApiBudget,
     BulkIngestOptions,
-    Credentials,
     RetryPolicy,
     SalesforceClient,
 )
@@ -28,7 +27,8 @@ from sync.redaction import register_secret
 
 CONNECTION_KEYS = (
     "login_url", "instance_url", "api_version", "auth_flow", "client_id", "client_secret_env", "username",
-    "password_env", "security_token_env", "private_key_env", "jwt_audience", "ca_bundle", "api_budget_pct",
+    "password_env", "security_token_env", "private_key_env", "private_key_file", "refresh_token_env",
+    "jwt_audience", "ca_bundle", "api_budget_pct",
     "max_attempts", "retry_initial_wait", "retry_max_wait", "request_timeout", "bulk_poll_max", "bulk_timeout",
 )
 """The tap's settings that say how to reach and authenticate to the org (not what to read)."""
@@ -83,13 +83,8 @@ class WritebackSettings(BaseModel):
 
     def client(self) -> SalesforceClient:
         cfg = self.salesforce
-        credentials = Credentials.from_env(
-            flow=cfg.auth_flow, login_url=cfg.oauth_host, client_id=cfg.client_id, username=cfg.username,
-            client_secret_env=cfg.client_secret_env, password_env=cfg.password_env,
-            security_token_env=cfg.security_token_env, private_key_env=cfg.private_key_env,
-            audience=cfg.jwt_audience)
         return SalesforceClient(
-            credentials, api_version=cfg.api_version, ca_bundle=cfg.ca_bundle,
+            cfg.credentials(), api_version=cfg.api_version, ca_bundle=cfg.ca_bundle,
             budget=ApiBudget(max_pct=cfg.api_budget_pct),
             retry=RetryPolicy(max_attempts=cfg.max_attempts, initial_wait=cfg.retry_initial_wait,
                               max_wait=cfg.retry_max_wait, read_timeout=cfg.request_timeout))

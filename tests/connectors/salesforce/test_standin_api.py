@@ -685,7 +685,10 @@ def test_start_seeds_once_and_hands_over_a_working_config(tmp_path):
         assert secret not in handle.describe() and secret not in json.dumps(cfg)
         for private in (tmp_path / "salesforce.env", tmp_path / "salesforce.sqlite"):
             assert private.stat().st_mode & 0o077 == 0, f"{private.name} is readable by others"
-        assert (tmp_path / "salesforce.env").read_text() == f"CRM2_SF_CLIENT_SECRET={secret}\n"
+        refresh = handle.server.credentials["refresh_token"]
+        assert (tmp_path / "salesforce.env").read_text() == (f"CRM2_SF_CLIENT_SECRET={secret}\n"
+                                                             f"CRM2_SF_REFRESH_TOKEN={refresh}\n")
+        assert refresh not in handle.describe() and refresh not in json.dumps(cfg)
         client = Http(handle.server)
         assert client("GET", "limits").status_code == 200
         # faults can be switched on while the sandbox runs

@@ -100,3 +100,16 @@ def test_bulk2_insert_upsert_and_query(sf, standin):
     rows = [row for page in pages for row in csv.DictReader(io.StringIO(page))]
     assert len(pages) == 3 and len(rows) == 4500 and set(rows[0]) == {"Id", "Name"}
     assert standin.api_calls()["bulk"] > 0
+
+
+def test_bulk_api_1_query_through_sf_bulk(sf, standin):
+    """``sf.bulk`` is simple-salesforce's Bulk API 1.0 handler (JSON jobs, epoch-millisecond dates)."""
+    rows = sf.bulk.Account.query("SELECT Id, Name, CreatedDate FROM Account WHERE Name LIKE 'Seed 001%'",
+                                 lazy_operation=False, wait=BULK_WAIT)
+    truth = {r["Id"]: r for r in standin.records("Account") if r["Name"].startswith("Seed 001")}
+    assert len(rows) == len(truth) == 10
+    for row in rows:
+        assert row["Name"] == truth[row["Id"]]["Name"]
+        assert isinstance(row["CreatedDate"], int)  # Bulk 1.0 JSON gives datetimes as epoch milliseconds
+    assert len(sf.bulk.Account.query_all("SELECT Id FROM Account WHERE Name LIKE 'Seed 002%'",
+                                         lazy_operation=False, wait=BULK_WAIT)) == 10
