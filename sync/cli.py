@@ -15,10 +15,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, logs
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
+from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, logs
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled
 from sync.cli_common import console as _console
-from sync.exitcodes import ExitCode
 
 
 @click.group(help="crm2 — sync a primary CRM, finance and sales systems into a secondary CRM "
@@ -214,33 +213,9 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
         click.echo(f"{name:<36} {count:>12,}")
 
 
-@cli.command()
-@click.argument("name", type=click.Choice(["salesforce", "sales", "finance"]))
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".crm2/sandbox"), show_default=True)
-@click.option("--customers", default=2000, show_default=True)
-@click.option("--seed", default=42, show_default=True)
-@handled
-def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
-    """Start a local stand-in (fake Salesforce, sales API or finance ledger) until Ctrl-C."""
-    from sync import standins
-
-    try:
-        handle = standins.start(name, workdir, customers=customers, seed=seed)
-    except LookupError as exc:
-        raise Abort(ExitCode.FAILED, str(exc)) from None
-    click.echo(handle.describe())
-    click.echo("tap config: " + json.dumps(handle.tap_config))
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
-
-
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
+cli.add_command(cli_sandbox.sandbox)
 
 
 def main() -> None:
