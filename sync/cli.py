@@ -109,6 +109,7 @@ def sync(config_path: Path) -> None:
     from sync.store import Store
 
     loaded = config.load(config_path)
+    config.check_environment(loaded)  # an unset secret fails here, positioned, not midway through the run
     url = loaded.pipeline.store.resolved_url(loaded.base)
     with Store.open(url) as store, _progress() as on_start:
         outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start)
@@ -130,15 +131,21 @@ def _progress() -> Iterator[Callable[[str], None] | None]:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="Pipeline config (YAML) to check, with every file it references.")
+@click.option("--no-env", "skip_env", is_flag=True,
+              help="Do not check that the environment variables the config names are set (e.g. in CI).")
 @handled
-def validate(config_path: Path) -> None:
+def validate(config_path: Path, skip_env: bool) -> None:
     """Check a pipeline config and the files it references without running anything.
 
-    Problems are printed one per line as file:line:column: message (hint); exit code 2 if any.
+    Also checks that every secret it names by environment variable is set, and that an enabled
+    writeback has its Salesforce connection. Problems are printed one per line as
+    file:line:column: message (hint); exit code 2 if any.
     """
     from sync import config, stages
 
     loaded = config.load(config_path)
+    if not skip_env:
+        config.check_environment(loaded)
     rules = stages.load_rules(loaded)
     cli_mapping.check_pipeline_mappings(loaded)  # every mapping loads and fits its tap's catalog
     click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -53,9 +54,9 @@ class StoreConfig(Strict):
         if not self.password_env:
             return self.url
         password = os.environ.get(self.password_env)
-        if password is None:
+        if password is None:  # callers with the config file run check_environment first, which points
             raise yamlconf.ConfigError.single(
-                "store.password_env", f"environment variable {self.password_env} is not set")
+                "store", f"environment variable {self.password_env} (named by password_env) is not set")
         register_secret(password)
         from sqlalchemy.engine import make_url
 
@@ -116,6 +117,8 @@ class LoadedConfig(BaseModel):
 
     path: Path
     pipeline: PipelineConfig
+    tree: Any = Field(default=None, exclude=True, repr=False)
+    """The parsed YAML with node positions, so later checks can point at file:line:column."""
 
     @property
     def base(self) -> Path:
@@ -130,7 +133,7 @@ def load(path: str | Path) -> LoadedConfig:
     path = Path(path)
     tree = yamlconf.read_yaml(path)
     pipeline = yamlconf.validate(tree, PipelineConfig, path)
-    loaded = LoadedConfig(path=path, pipeline=pipeline)
+    loaded = LoadedConfig(path=path, pipeline=pipeline, tree=tree)
     problems: list[yamlconf.Problem] = []
     for i, ex in enumerate(pipeline.extractors):
         if not loaded.resolve_path(ex.mapping).is_file():
@@ -140,3 +143,53 @@ def load(path: str | Path) -> LoadedConfig:
     if problems:
         raise yamlconf.ConfigError(problems)
     return loaded
+
+
+# the settings a Salesforce writeback target cannot run without (one of the two hosts)
+_WRITEBACK_HOSTS = ("login_url", "instance_url")
+
+
+def _env_names(value: Any, loc: list[str | int]) -> list[tuple[list[str | int], str]]:
+    """Every ``*_env`` setting (at any depth of a tap's config) with where it is."""
+    found: list[tuple[list[str | int], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.endswith("_env") and isinstance(item, str):
+                found.append(([*loc, key], item))
+            else:
+                found += _env_names(item, [*loc, key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _env_names(item, [*loc, i])
+    return found
+
+
+def check_environment(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError (file:line:column per problem) when something the run needs is missing:
+    a ``*_env`` setting of an enabled part naming an unset variable, or a writeback switched on
+    without the Salesforce connection its target needs. Run by ``crm2 validate`` and before
+    ``crm2 sync`` starts, so such a config fails before anything runs, not midway."""
+    environ = os.environ if environ is None else environ
+    pipeline, tree, path = loaded.pipeline, loaded.tree, str(loaded.path)
+    named: list[tuple[list[str | int], str]] = []
+    if pipeline.store.password_env:
+        named.append((["store", "password_env"], pipeline.store.password_env))
+    for i, ex in enumerate(pipeline.extractors):
+        if ex.enabled:
+            named += _env_names(ex.config, ["extractors", i, "config"])
+    problems: list[yamlconf.Problem] = []
+    if pipeline.writeback.enabled:
+        named += _env_names(pipeline.writeback.config, ["writeback", "config"])
+        if not any(pipeline.writeback.config.get(k) for k in _WRITEBACK_HOSTS):
+            line, col = yamlconf.position(tree, ["writeback", "config"], at_key=True)
+            problems.append(yamlconf.Problem(
+                path, line, col, "writeback is enabled but has no Salesforce connection settings",
+                "add writeback.config with login_url or instance_url, auth_flow, client_id and "
+                "client_secret_env, or set writeback.enabled: false"))
+    for loc, name in named:
+        if name not in environ:
+            line, col = yamlconf.position(tree, loc)
+            problems.append(yamlconf.Problem(path, line, col, f"environment variable {name} is not set",
+                                             f"set {name} in the environment before running, or name another variable"))
+    if problems:
+        raise yamlconf.ConfigError(sorted(problems, key=lambda p: (p.line, p.column)))
