@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, logs
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store
 from sync.cli_common import console as _console
 
 
@@ -159,9 +159,8 @@ def validate(config_path: Path, skip_env: bool) -> None:
 @handled
 def runs(store: str | None, limit: int, as_json: bool) -> None:
     """Show recent runs: status, duration, records per stage, API calls."""
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         records = st.runs(limit)
     if as_json:
         click.echo(json.dumps([{
@@ -189,9 +188,8 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
 def report(store: str | None, out: Path) -> None:
     """Write one self-contained HTML report: tiers, churn risk, lifecycle, data quality, sync volumes."""
     from sync import report as reporting
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         data = reporting.collect(st)
     out.write_text(reporting.render(data), encoding="utf-8")
     click.echo(f"wrote {out} ({data.golden_customers:,} golden customers, {len(data.runs)} runs)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -14,6 +15,9 @@ from sync.exitcodes import ExitCode
 from sync.lock import LockHeld
 from sync.redaction import redact
 from sync.yamlconf import ConfigError
+
+if TYPE_CHECKING:
+    from sync.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,9 +30,53 @@ Exit codes:
   3  finished, but some records were quarantined or rejected
 """
 
-STORE_OPTION = click.option(
+_STORE = click.option(
     "--store", "store", envvar="CRM2_STORE", default=None, metavar="PATH|URL",
     help="Store to use: a SQLite file or a SQLAlchemy URL [env CRM2_STORE; default .crm2/crm2.sqlite].")
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta["crm2.store_config"] = value
+
+
+_STORE_CONFIG = click.option(
+    "--config", "store_config", type=click.Path(path_type=Path), default=None, expose_value=False,
+    callback=_remember_config, metavar="FILE",
+    help="Use the store named by this pipeline config (instead of --store).")
+
+
+def STORE_OPTION(fn: F) -> F:
+    """``--store PATH|URL`` and ``--config FILE`` for commands that read a store; open it with
+    :func:`open_store`, which refuses to invent an empty store where none exists."""
+    return _STORE(_STORE_CONFIG(fn))
+
+
+def store_target(store: str | None) -> str:
+    """The store a reading command means: ``--store``/CRM2_STORE, else ``--config``'s store, else
+    the default file. A SQLite file that does not exist is an error (exit 2), not a new empty
+    store: a command run in the wrong folder must say so instead of showing nothing."""
+    from sync.store import DEFAULT_PATH
+
+    config_path = click.get_current_context().meta.get("crm2.store_config")
+    if store is None and config_path is not None:
+        from sync import config
+
+        loaded = config.load(config_path)
+        store = loaded.pipeline.store.resolved_url(loaded.base)
+        if store.startswith("sqlite:///"):
+            store = store.removeprefix("sqlite:///")
+    target = store or str(DEFAULT_PATH)
+    if "://" not in target and not Path(target).expanduser().is_file():
+        raise Abort(ExitCode.CONFIG, f"no crm2 store at {target} (run crm2 sync first, or name the store with "
+                                     "--store PATH|URL, CRM2_STORE or --config FILE)")
+    return target
+
+
+def open_store(store: str | None) -> Store:
+    """Open the store a reading command means (see :func:`store_target`)."""
+    from sync.store import Store
+
+    return Store.open(store_target(store))
 
 
 class Abort(Exception):

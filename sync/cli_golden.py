@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled, open_store
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
 
@@ -44,9 +44,8 @@ def explain(entity: str, golden_id: str, store: str | None, show_personal: bool,
     from sync.enrich.store_io import read_scores
     from sync.resolve import explain as explain_golden
     from sync.resolve.explain import NotFound
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         try:
             why = explain_golden(st, golden_id)
         except NotFound as exc:
@@ -114,9 +113,8 @@ def review() -> None:
 def review_list(store: str | None, entity: str | None, limit: int) -> None:
     """List pairs waiting for a decision, strongest first."""
     from sync.resolve import pending
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         items = pending(st, entity, limit)
     if not items:
         click.echo("nothing to review")
@@ -133,9 +131,8 @@ def review_list(store: str | None, entity: str | None, limit: int) -> None:
 def _decide(action: str, store: str | None, left: str, right: str, reason: str | None) -> None:
     from sync.resolve import confirm, reject
     from sync.resolve.review import ReviewError
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         try:
             (confirm if action == "confirm" else reject)(st, left, right, reason=reason)
         except (ReviewError, ValueError) as exc:
@@ -179,9 +176,8 @@ def unmerge(ref: str, reason: str | None, store: str | None) -> None:
     """
     from sync.resolve import unmerge as split
     from sync.resolve.review import ReviewError
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         try:
             others = split(st, ref, reason=reason)
         except (ReviewError, ValueError) as exc:
@@ -202,9 +198,8 @@ def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) 
     Exits 3 when a check did not pass, so a scheduler can alert on it.
     """
     from sync.quality import latest_results
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         if run_id:
             matches = [r.run_id for r in st.runs(10_000) if r.run_id.startswith(run_id)]
             if len(matches) != 1:
