@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -16,8 +17,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, logs
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store
+from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store, quiet_broken_pipe
 from sync.cli_common import console as _console
+
+log = logging.getLogger("crm2")
 
 
 @click.group(help="crm2 — sync a primary CRM, finance and sales systems into a secondary CRM "
@@ -39,9 +42,22 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _stage_echo(stage: Any) -> None:
-    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
+    """A stage's end: a marked line for a person on a terminal, one JSON log record otherwise."""
     first = stage.detail.splitlines()[0] if stage.detail else ""
+    if logs.json_mode():
+        log.info("%s: %s%s", stage.name, stage.status, f" ({first})" if first else "",
+                 extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts)})
+        return
+    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
     click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+
+
+def _say(message: str, **extra: Any) -> None:
+    """A line for the person at the terminal; a JSON log record when stderr is not one."""
+    if logs.json_mode():
+        log.info("%s", message, extra=extra)
+    else:
+        click.echo(message, err=True)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -60,7 +76,7 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     """
     from sync.demo import run_demo
 
-    click.echo(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}", err=True)
+    _say(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}")
     started = time.monotonic()
     result = run_demo(workdir, customers=customers, seed=seed, fresh=fresh, on_stage=_stage_echo)
     elapsed = time.monotonic() - started
@@ -113,7 +129,7 @@ def sync(config_path: Path) -> None:
     url = loaded.pipeline.store.resolved_url(loaded.base)
     with Store.open(url) as store, _progress() as on_start:
         outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start)
-    click.echo(f"run {outcome.run_id}: {outcome.status}", err=True)
+    _say(f"run {outcome.run_id}: {outcome.status}", run_id=outcome.run_id, status=outcome.status)
     sys.exit(int(outcome.exit_code))
 
 
@@ -225,4 +241,5 @@ cli.add_command(cli_sandbox.sandbox)
 
 def main() -> None:
     # click exits 2 on usage errors already, matching ExitCode.CONFIG
-    cli(prog_name="crm2")
+    with quiet_broken_pipe():
+        cli(prog_name="crm2")

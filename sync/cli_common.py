@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,6 +94,19 @@ def console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """`crm2 explain … | head`: the reader left, which is not an error. Stop quietly (exit 0) and
+    point stdout at /dev/null so the interpreter's final flush does not complain either."""
+    try:
+        yield
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
 def handled(fn: F) -> F:
     """Turn known failures into one clear line and the documented exit code."""
 
@@ -112,7 +127,7 @@ def handled(fn: F) -> F:
         except LockHeld as exc:
             click.echo(f"crm2: {exc}; not starting a second run", err=True)
             sys.exit(ExitCode.FAILED)
-        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             if debug:
