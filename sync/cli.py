@@ -158,12 +158,21 @@ def validate(config_path: Path, skip_env: bool) -> None:
     file:line:column: message (hint); exit code 2 if any.
     """
     from sync import config, stages
+    from sync.yamlconf import ConfigError
 
     loaded = config.load(config_path)
-    if not skip_env:
-        config.check_environment(loaded)
-    rules = stages.load_rules(loaded)
-    cli_mapping.check_pipeline_mappings(loaded)  # every mapping loads and fits its tap's catalog
+    problems: list[Any] = []
+    rules: dict[str, Any] = {}
+    # every kind of problem at once, so one round of fixes is enough
+    for step in ((lambda: config.check_environment(loaded)) if not skip_env else (lambda: None),
+                 lambda: rules.update(stages.load_rules(loaded)),
+                 lambda: cli_mapping.check_pipeline_mappings(loaded)):  # mappings fit their taps' catalogs
+        try:
+            step()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors; "
                f"rules checked for {', '.join(rules) or 'no stage'})")
 

@@ -118,7 +118,7 @@ writeback:
                             timeout=120, env=_clean_env())
     assert result.returncode == 2, result.stdout + result.stderr
     assert "ok" not in result.stdout
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
     assert lines == [
         f"{path}:4:17: environment variable CRM2_TEST_UNSET_PW is not set "
         "(set CRM2_TEST_UNSET_PW in the environment before running, or name another variable)",
