@@ -195,7 +195,8 @@ def unmerge(ref: str, reason: str | None, store: str | None) -> None:
 def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) -> None:
     """Data-quality results of a run: each check, its severity, how many records failed it.
 
-    Exits 3 when a check did not pass, so a scheduler can alert on it.
+    Exits 3 when a check of severity quarantine or fail did not pass, so a scheduler can alert
+    on it; a failing warn-level check is shown but does not change the exit code.
     """
     from sync.quality import latest_results
 
@@ -219,7 +220,7 @@ def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) 
             table.add_row(r.check, r.entity, r.severity, "pass" if r.passed else "FAIL", f"{r.failing:,}",
                           f"{r.total:,}")
         console().print(table)
-    if any(not r.passed for r in results):
+    if any(not r.passed and r.severity != "warn" for r in results):
         raise SystemExit(int(ExitCode.PARTIAL))
 
 
