@@ -114,43 +114,118 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="Pipeline config (YAML), e.g. config/pipeline.example.yml.")
+@click.option("--env", "env_name", default=None, envvar="CRM2_ENV", metavar="NAME",
+              help="Apply the config's environments.NAME overrides (e.g. dev, prod) [env CRM2_ENV].")
+@click.option("--select", multiple=True, metavar="NAME[,NAME]",
+              help="Run only these sources (extractor names, or 'extract' for all) and stages "
+                   "(checks, resolve, enrich, writeback). Repeatable.")
+@click.option("--exclude", multiple=True, metavar="NAME[,NAME]", help="Leave out these sources or stages. Repeatable.")
+@click.option("--full-refresh", "full_refresh", multiple=True, metavar="SOURCE",
+              help="Read this source from the start, ignoring its bookmark ('all' for every source). "
+                   "Unchanged records still cost nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would run, from which bookmarks, and stop; touch nothing.")
 @handled
-def sync(config_path: Path) -> None:
+def sync(config_path: Path, env_name: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
+         full_refresh: tuple[str, ...], dry_run: bool) -> None:
     """Run the configured pipeline once: extract every source into the store, then the later stages.
 
     Incremental: each source resumes from the bookmark its last durable batch saved.
+
+    \b
+    crm2 sync --config c.yml --select finance --select resolve
+    crm2 sync --config c.yml --select checks,resolve,enrich,writeback   (on a store Meltano loaded)
+    crm2 sync --config c.yml --full-refresh sales --env prod
     """
     from sync import config
-    from sync.run import run
-    from sync.store import Store
+    from sync.run import Selection, SelectionError, plan, run
 
-    loaded = config.load(config_path)
+    loaded = config.load(config_path, env=env_name)
+    try:
+        selection = Selection.parse(loaded, select, exclude, full_refresh)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    if dry_run:
+        _print_plan(loaded, selection, plan)
+        return
     config.check_environment(loaded)  # an unset secret fails here, positioned, not midway through the run
     url = loaded.pipeline.store.resolved_url(loaded.base)
-    with Store.open(url) as store, _progress() as on_start:
-        outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start)
+    from sync.store import Store
+
+    with Store.open(url) as store, _progress() as (on_start, on_progress):
+        outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start, selection=selection,
+                      on_progress=on_progress)
     _say(f"run {outcome.run_id}: {outcome.status}", run_id=outcome.run_id, status=outcome.status)
     sys.exit(int(outcome.exit_code))
 
 
+def _print_plan(loaded: Any, selection: Any, plan: Callable[..., list[tuple[str, str]]]) -> None:
+    """--dry-run: the stages, what each would do, and from which bookmark; the store is only read."""
+    bookmarks: dict[str, Any] = {}
+    url = loaded.pipeline.store.url
+    path = url if "://" not in url else None
+    if path is None or loaded.resolve_path(Path(path)).is_file():
+        with contextlib.suppress(Exception):  # a store that cannot be reached yet only loses the bookmark column
+            from sync.store import Store
+
+            with Store.open(loaded.pipeline.store.resolved_url(loaded.base), upgrade=False) as store:
+                bookmarks = {ex.name: store.get_bookmark(ex.name) for ex in loaded.pipeline.extractors}
+    click.echo(f"crm2 sync --dry-run: {loaded.path}" + (f" (environment {loaded.env})" if loaded.env else ""))
+    for stage, what in plan(loaded, selection, bookmarks):
+        click.echo(f"  {stage:<24} {what}")
+    click.echo("nothing was run")
+
+
 @contextlib.contextmanager
-def _progress() -> Iterator[Callable[[str], None] | None]:
-    """A live 'working on <stage>' line on a terminal; nothing otherwise (the JSON log says it)."""
+def _progress() -> Iterator[tuple[Callable[[str], None] | None, Callable[[str, int], None] | None]]:
+    """Progress bars on a terminal: each stage with records done and rate for an extraction,
+    elapsed time for every stage, ETA where a total is known. Nothing otherwise (the JSON log
+    says when each stage starts and ends)."""
     if not sys.stderr.isatty():
-        yield None
+        yield None, None
         return
-    started = time.monotonic()
-    with Console(stderr=True).status("starting", spinner="dots") as status:
-        yield lambda stage: status.update(f"{stage} … ({time.monotonic() - started:.0f}s into the run)")
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=24),
+               TextColumn("{task.completed:>10,.0f} records"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    tasks: dict[str, TaskID] = {}
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        def on_start(stage: str) -> None:
+            for name, task in tasks.items():  # the previous stage is over
+                if name != stage:
+                    progress.stop_task(task)
+            tasks[stage] = progress.add_task(stage, total=None, rate="")
+
+        def on_progress(stage: str, done: int) -> None:
+            task = tasks.get(stage)
+            if task is None:
+                return
+            progress.update(task, completed=done)
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+
+        yield on_start, on_progress
+        for task in tasks.values():
+            progress.stop_task(task)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="Pipeline config (YAML) to check, with every file it references.")
+@click.option("--env", "env_name", default=None, envvar="CRM2_ENV", metavar="NAME",
+              help="Check the config with its environments.NAME overrides applied [env CRM2_ENV].")
 @click.option("--no-env", "skip_env", is_flag=True,
               help="Do not check that the environment variables the config names are set (e.g. in CI).")
 @handled
-def validate(config_path: Path, skip_env: bool) -> None:
+def validate(config_path: Path, env_name: str | None, skip_env: bool) -> None:
     """Check a pipeline config and the files it references without running anything.
 
     Also checks that every secret it names by environment variable is set, and that an enabled
@@ -160,7 +235,7 @@ def validate(config_path: Path, skip_env: bool) -> None:
     from sync import config, stages
     from sync.yamlconf import ConfigError
 
-    loaded = config.load(config_path)
+    loaded = config.load(config_path, env=env_name)
     problems: list[Any] = []
     rules: dict[str, Any] = {}
     # every kind of problem at once, so one round of fixes is enough

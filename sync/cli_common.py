@@ -44,7 +44,7 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | 
 _STORE_CONFIG = click.option(
     "--config", "store_config", type=click.Path(path_type=Path), default=None, expose_value=False,
     callback=_remember_config, metavar="FILE",
-    help="Use the store named by this pipeline config (instead of --store).")
+    help="Use the store named by this pipeline config (instead of --store; CRM2_ENV picks its environment).")
 
 
 def STORE_OPTION(fn: F) -> F:
@@ -63,7 +63,7 @@ def store_target(store: str | None) -> str:
     if store is None and config_path is not None:
         from sync import config
 
-        loaded = config.load(config_path)
+        loaded = config.load(config_path, env=os.environ.get("CRM2_ENV") or None)
         store = loaded.pipeline.store.resolved_url(loaded.base)
         if store.startswith("sqlite:///"):
             store = store.removeprefix("sqlite:///")
