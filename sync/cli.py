@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, logs
+from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, cli_state, logs
 from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store, quiet_broken_pipe
 from sync.cli_common import console as _console
 
@@ -321,6 +321,7 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
 cli.add_command(cli_sandbox.sandbox)
+cli.add_command(cli_state.state)
 
 
 def main() -> None:
