@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, cli_sandbox, cli_state, logs
+from sync import cli_golden, cli_init, cli_mapping, cli_migrate, cli_sandbox, cli_state, logs
 from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store, quiet_broken_pipe
 from sync.cli_common import console as _console
 
@@ -322,6 +322,7 @@ for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate)
     cli.add_command(_command)
 cli.add_command(cli_sandbox.sandbox)
 cli.add_command(cli_state.state)
+cli.add_command(cli_init.init)
 
 
 def main() -> None:
