@@ -112,8 +112,8 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
-              help="Pipeline config (YAML), e.g. config/pipeline.example.yml.")
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path), envvar="CRM2_CONFIG",
+              help="Pipeline config (YAML), e.g. config/pipeline.example.yml [env CRM2_CONFIG].")
 @click.option("--env", "env_name", default=None, envvar="CRM2_ENV", metavar="NAME",
               help="Apply the config's environments.NAME overrides (e.g. dev, prod) [env CRM2_ENV].")
 @click.option("--select", multiple=True, metavar="NAME[,NAME]",

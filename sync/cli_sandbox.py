@@ -9,8 +9,11 @@ Meltano config written once keeps working across restarts.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,6 +41,34 @@ def sandbox() -> None:
     """
 
 
+# the Meltano plugins that read each stand-in (meltano.yml); Meltano takes a setting from the
+# environment as <PLUGIN_NAME>_<SETTING>, which is how the `dev` environment needs no edits
+MELTANO_PLUGINS = {"salesforce": ("tap-crm2-salesforce", "target-crm2-salesforce"), "sales": ("tap-crm2-sales",),
+                   "finance": ("tap-crm2-finance",)}
+_CONNECTION_ONLY = {"target-crm2-salesforce": ("instance_url", "ca_bundle", "auth_flow", "client_id",
+                                               "client_secret_env")}
+
+
+def write_meltano_env(workdir: Path, name: str, tap_config: dict[str, Any]) -> Path:
+    """WORKDIR/meltano-NAME.env: the stand-in's tap config as Meltano setting variables (no secret
+    values: those stay in NAME.env, named by the *_env settings). Mode 0600 like the secrets."""
+    lines = []
+    for plugin in MELTANO_PLUGINS.get(name, ()):
+        prefix = plugin.upper().replace("-", "_")
+        keys = _CONNECTION_ONLY.get(plugin, tuple(tap_config))
+        for key in keys:
+            if key in tap_config:
+                value = tap_config[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                lines.append(f"{prefix}_{key.upper()}={shlex.quote(text)}")
+    path = Path(workdir) / f"meltano-{name}.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
+
+
 def _serve(name: str, workdir: Path, customers: int, seed: int, port: int | None) -> None:
     from sync import standins
 
@@ -47,9 +78,11 @@ def _serve(name: str, workdir: Path, customers: int, seed: int, port: int | None
         raise Abort(ExitCode.FAILED, str(exc)) from None
     click.echo(handle.describe())
     click.echo("tap config: " + json.dumps(handle.tap_config))
+    meltano_env = write_meltano_env(workdir, name, handle.tap_config)
     env_file = getattr(handle, "env_file", None)
-    if env_file:
-        click.echo(f"before running the tap by hand or with Meltano: set -a; . {env_file}; set +a")
+    files = " ".join(str(f) for f in (env_file, meltano_env) if f)
+    click.echo(f"for the tap by hand or `meltano --environment dev run …`: set -a; for f in {files}; do . $f; "
+               "done; set +a")
     try:
         while True:
             time.sleep(3600)
