@@ -78,7 +78,9 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
 
     _say(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}")
     started = time.monotonic()
-    result = run_demo(workdir, customers=customers, seed=seed, fresh=fresh, on_stage=_stage_echo)
+    with _progress() as (on_start, on_progress):
+        result = run_demo(workdir, customers=customers, seed=seed, fresh=fresh, on_stage=_stage_echo,
+                          on_start=on_start, on_progress=on_progress)
     elapsed = time.monotonic() - started
     summary = result.summary
     console = _console()
@@ -193,28 +195,34 @@ def _progress() -> Iterator[tuple[Callable[[str], None] | None, Callable[[str, i
         TimeRemainingColumn,
     )
 
-    columns = (SpinnerColumn(), TextColumn("{task.description:<22}"), BarColumn(bar_width=24),
-               TextColumn("{task.completed:>10,.0f} records"),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (SpinnerColumn(finished_text="✓"), TextColumn("{task.description:<22}"), BarColumn(bar_width=24),
+               TextColumn("{task.fields[records]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+               TimeRemainingColumn())
     tasks: dict[str, TaskID] = {}
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        def finish(task: TaskID) -> None:
+            done = progress.tasks[task].completed
+            progress.update(task, total=max(done, 1), completed=max(done, 1))  # a full bar, time frozen
+            progress.stop_task(task)
+
         def on_start(stage: str) -> None:
-            for name, task in tasks.items():  # the previous stage is over
-                if name != stage:
-                    progress.stop_task(task)
-            tasks[stage] = progress.add_task(stage, total=None, rate="")
+            for task in tasks.values():  # stages run one after another: the previous one is over
+                if not progress.tasks[task].finished:
+                    finish(task)
+            tasks[stage] = progress.add_task(stage, total=None, records="", rate="")
 
         def on_progress(stage: str, done: int) -> None:
             task = tasks.get(stage)
             if task is None:
                 return
-            progress.update(task, completed=done)
+            progress.update(task, completed=done, records=f"{done:>10,} records")
             speed = progress.tasks[task].speed
-            progress.update(task, rate=f"{speed:,.0f}/s" if speed else "")
+            progress.update(task, rate=f"{speed:>8,.0f}/s" if speed else "")
 
         yield on_start, on_progress
         for task in tasks.values():
-            progress.stop_task(task)
+            if not progress.tasks[task].finished:
+                finish(task)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
