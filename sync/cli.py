@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import sys
 import time
@@ -17,10 +16,16 @@ from rich.console import Console
 from rich.table import Table
 
 from sync import cli_golden, cli_init, cli_mapping, cli_migrate, cli_sandbox, cli_state, logs
-from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, handled, open_store, quiet_broken_pipe
+from sync.cli_common import (
+    EXIT_CODES_HELP,
+    STORE_OPTION,
+    handled,
+    open_store,
+    quiet_broken_pipe,
+    say,
+    stage_echo,
+)
 from sync.cli_common import console as _console
-
-log = logging.getLogger("crm2")
 
 
 @click.group(help="crm2 — sync a primary CRM, finance and sales systems into a secondary CRM "
@@ -41,23 +46,8 @@ def _print_outcome(outcome: Any) -> None:
                                                            if stage.detail else ""))
 
 
-def _stage_echo(stage: Any) -> None:
-    """A stage's end: a marked line for a person on a terminal, one JSON log record otherwise."""
-    first = stage.detail.splitlines()[0] if stage.detail else ""
-    if logs.json_mode():
-        log.info("%s: %s%s", stage.name, stage.status, f" ({first})" if first else "",
-                 extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts)})
-        return
-    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
-    click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
-
-
-def _say(message: str, **extra: Any) -> None:
-    """A line for the person at the terminal; a JSON log record when stderr is not one."""
-    if logs.json_mode():
-        log.info("%s", message, extra=extra)
-    else:
-        click.echo(message, err=True)
+_stage_echo = stage_echo
+_say = say
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

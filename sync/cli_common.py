@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -79,6 +80,33 @@ def open_store(store: str | None) -> Store:
     from sync.store import Store
 
     return Store.open(store_target(store))
+
+
+_log = logging.getLogger("crm2")
+
+
+def stage_echo(stage: Any) -> None:
+    """A stage's end: a marked line for a person on a terminal, one JSON log record otherwise, so
+    a log collector reading a non-terminal stderr sees only JSON."""
+    from sync import logs
+
+    first = stage.detail.splitlines()[0] if stage.detail else ""
+    if logs.json_mode():
+        _log.info("%s: %s%s", stage.name, stage.status, f" ({first})" if first else "",
+                  extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts)})
+        return
+    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
+    click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+
+
+def say(message: str, **extra: Any) -> None:
+    """A line for the person at the terminal; a JSON log record when stderr is not one."""
+    from sync import logs
+
+    if logs.json_mode():
+        _log.info("%s", message, extra=extra)
+    else:
+        click.echo(message, err=True)
 
 
 class Abort(Exception):
