@@ -18,12 +18,21 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("run_id", "stage", "stream"):
+        for key in ("run_id", "stage", "stream", "status", "counts"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_text:
             entry["exc"] = record.exc_text
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+_json_mode = False
+
+
+def json_mode() -> bool:
+    """Whether logs go out as JSON lines: then anything else meant for a person on stderr (stage
+    marks, summaries) must go through the log too, so a collector sees only JSON."""
+    return _json_mode
 
 
 def configure(*, verbose: bool = False, json_logs: bool | None = None) -> None:
@@ -32,7 +41,9 @@ def configure(*, verbose: bool = False, json_logs: bool | None = None) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_crm2", False):
             root.removeHandler(handler)
+    global _json_mode
     use_json = (not sys.stderr.isatty()) if json_logs is None else json_logs
+    _json_mode = use_json
     handler: logging.Handler
     if use_json:
         handler = logging.StreamHandler(sys.stderr)

@@ -19,9 +19,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Authorization headers and bearer tokens
     (re.compile(r"(?P<pre>\b(?:authorization|bearer|basic)\b[\s:=\"']+)(?:bearer\s+|basic\s+)?[^\s,;\"']+",
                 re.I), r"\g<pre>" + MASK),
-    # key=value / "key": "value" for secret-sounding keys
+    # key=value / "key": "value" for secret-sounding keys; a key ending in _env (password_env)
+    # holds the *name* of a variable, not a secret, and masking it hid the words of messages
     (re.compile(r"(?P<pre>\b[\w-]*(?:password|passwd|secret|token|api[_-]?key|session[_-]?id|private[_-]?key)"
-                r"[\w-]*\b[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"'}]+", re.I), r"\g<pre>" + MASK),
+                r"[\w-]*\b(?<!_env)[\"']?\s*[:=]\s*[\"']?)[^\s,;&\"'}]+", re.I), r"\g<pre>" + MASK),
     # Salesforce session ids: 00D<org id>!<token>
     (re.compile(r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+"), MASK),
     # e-mail addresses

@@ -26,8 +26,26 @@ __all__ = ["ConfigError", "Problem", "did_you_mean", "load", "parse_yaml", "read
 M = TypeVar("M", bound=BaseModel)
 
 
+# what people coming from other CRMs and tools call crm2's fields: no spelling is close, so
+# difflib alone finds nothing (website → domain)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "domain": ("website", "web", "url", "homepage", "site", "web_site"),
+    "email": ("mail", "e_mail", "email_address"),
+    "phone": ("telephone", "tel", "phone_number", "mobile"),
+    "name": ("company", "company_name", "account_name", "title"),
+    "tax_id": ("vat", "vat_id", "vat_number", "uscc", "ein", "tax_number"),
+    "country": ("country_code", "nation"),
+    "kind": ("type", "account_type", "category"),
+    "amount": ("total", "value", "sum"),
+    "external_id": ("ext_id",),
+}
+
+
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
     """A 'did you mean' hint, or a list of the valid choices when nothing is close."""
+    for target, aliases in SYNONYMS.items():
+        if word.lower() in aliases and target in choices:
+            return f"did you mean '{target}'?"
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
@@ -50,14 +68,34 @@ def read_yaml(path: str | Path) -> Any:
     return parse_yaml(text, path)
 
 
+def _explain_yaml(raw: str, text: str, line: int | None) -> tuple[str, str | None]:
+    """The parser's words for the usual slips (tabs, indentation) in plain ones, with a hint."""
+    lines = text.splitlines()
+    here = lines[line] if line is not None and 0 <= line < len(lines) else ""
+    if "'\\t'" in raw or "\t" in raw or here[: len(here) - len(here.lstrip())].count("\t"):
+        return "a tab character in the indentation", "YAML indents with spaces only: replace the tab with spaces"
+    indent = len(here) - len(here.lstrip(" "))
+    if raw.startswith("expected <block end>") or "did not find expected key" in raw:
+        spaces = f"{indent} space" + ("" if indent == 1 else "s")
+        return (f"this line's indentation ({spaces}) does not line up with the block it belongs to",
+                "keys of one block start in the same column; a list item starts with '- '")
+    if "mapping values are not allowed" in raw:
+        return ("a ':' where a value was expected",
+                "usually indentation: a key indented deeper than its siblings; quote a value that "
+                "contains ': '")
+    if "could not find expected ':'" in raw:
+        return "a key without ':'", "write 'key: value'; continue a long value on the next line with more indentation"
+    return raw, None
+
+
 def parse_yaml(text: str, path: str | Path = "<string>") -> Any:
     yaml = YAML(typ="rt")
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = exc.problem or exc.context or "invalid YAML"
-        hint = "indentation or a missing ':' is the usual cause" if "mapping" in message else None
+        message, hint = _explain_yaml(exc.problem or exc.context or "invalid YAML", text,
+                                      mark.line if mark is not None else None)
         if mark is None:
             raise ConfigError.single(path, f"invalid YAML: {message}", hint=hint) from None
         raise ConfigError.single(path, f"invalid YAML: {message}", line=mark.line + 1,

@@ -43,6 +43,7 @@ class TapCrm2(Crm2Tap):
     """The crm2 store's golden customers, with tiers and scores, as a Singer stream."""
 
     name = "tap-crm2"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -28,6 +28,7 @@ class TapFinance(Crm2Tap):
     """Finance ledger tables as Singer streams."""
 
     name = "tap-crm2-finance"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     dynamic_catalog = True
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 

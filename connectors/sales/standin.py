@@ -24,6 +24,7 @@ import base64
 import binascii
 import bisect
 import json
+import os
 import secrets
 import threading
 import time
@@ -346,32 +347,68 @@ def _handler_for(api: SalesStandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+ENV_FILE = "sales.env"
+
+
 @dataclass
 class SalesStandInHandle:
-    """What ``crm2 demo`` needs: the tap config, the env holding the token, and a stop."""
+    """What ``crm2 demo`` and ``crm2 sandbox sales`` need: the tap config, the env holding the token
+    (also saved in ``env_file``, mode 0600, never printed), and a stop."""
 
     server: SalesStandIn
     counts: dict[str, int]
     name: str = "sales"
     tap_config: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    env_file: Path | None = None
 
     def describe(self) -> str:
         rows = ", ".join(f"{n} {obj}" for obj, n in self.counts.items())
-        return f"Sales API stand-in at {self.server.url}: {rows}"
+        token = f"; {TOKEN_ENV} is in {self.env_file}" if self.env_file else ""
+        return f"Sales API stand-in at {self.server.url}: {rows}{token}"
 
     def stop(self) -> None:
         self.server.stop()
 
 
-def start(workdir: Path, *, customers: int, seed: int, rate_limit: RateLimit | None = None) -> SalesStandInHandle:
-    """Start the stand-in seeded with the generator's sales records (``workdir`` is not needed)."""
+def _saved_token(env_file: Path) -> str | None:
+    """The token an earlier start saved, so a restarted sandbox keeps working with the same config."""
+    try:
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            name, _, value = line.partition("=")
+            if name.strip() == TOKEN_ENV and value.strip():
+                return value.strip()
+    except OSError:
+        return None
+    return None
+
+
+def _save_token(env_file: Path, token: str) -> None:
+    # created 0600 from the start (not chmod after), like the Salesforce stand-in's salesforce.env
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"{TOKEN_ENV}={token}\n")
+
+
+def start(workdir: Path, *, customers: int, seed: int, rate_limit: RateLimit | None = None,
+          port: int = 0) -> SalesStandInHandle:
+    """Start the stand-in seeded with the generator's sales records.
+
+    The bearer token is written to ``workdir/sales.env`` (``set -a; . workdir/sales.env`` before
+    running the tap by hand or under Meltano) and reused on the next start, so with a fixed
+    ``port`` the same tap config keeps working across restarts.
+    """
     from synthetic import generate  # only needed when the stand-in is started
 
-    server = SalesStandIn(rate_limit=rate_limit or RateLimit(rate=200, burst=100))
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    env_file = workdir / ENV_FILE
+    server = SalesStandIn(token=_saved_token(env_file), rate_limit=rate_limit or RateLimit(rate=200, burst=100),
+                          port=port)
+    _save_token(env_file, server.token)
     counts = server.load((obj, rec) for system, obj, rec in generate(customers, seed) if system == "sales")
     server.start()
     return SalesStandInHandle(
         server=server, counts=counts,
         tap_config={"base_url": server.url, "auth": {"type": "bearer", "token_env": TOKEN_ENV}},
-        env={TOKEN_ENV: server.token})
+        env={TOKEN_ENV: server.token}, env_file=env_file)

@@ -28,6 +28,7 @@ class TapSales(Crm2Tap):
     """Sales API endpoints as Singer streams."""
 
     name = "tap-crm2-sales"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -40,6 +40,7 @@ class TapSalesforce(Tap):
     """Salesforce sObjects as Singer streams."""
 
     name = "tap-crm2-salesforce"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     dynamic_catalog = True
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 

@@ -72,6 +72,7 @@ class TargetSalesforce(Crm2Target):
     """Writes crm2's tiers and scores to Salesforce."""
 
     name = "target-crm2-salesforce"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
     default_sink_class = WritebackSink
 

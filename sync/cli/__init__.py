@@ -18,12 +18,22 @@ from rich.table import Table
 from sync import logs
 from sync.cli import console as cli_console
 from sync.cli import golden as cli_golden
+from sync.cli import init as cli_init
 from sync.cli import mapping as cli_mapping
 from sync.cli import migrate as cli_migrate
+from sync.cli import sandbox as cli_sandbox
 from sync.cli import scores as cli_scores
-from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
+from sync.cli import state as cli_state
+from sync.cli.common import (
+    EXIT_CODES_HELP,
+    STORE_OPTION,
+    handled,
+    open_store,
+    quiet_broken_pipe,
+    say,
+    stage_echo,
+)
 from sync.cli.common import console as _console
-from sync.exitcodes import ExitCode
 
 
 @click.group(help="crm2 — sync a primary CRM, finance and sales systems into a secondary CRM "
@@ -44,10 +54,8 @@ def _print_outcome(outcome: Any) -> None:
                                                            if stage.detail else ""))
 
 
-def _stage_echo(stage: Any) -> None:
-    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
-    first = stage.detail.splitlines()[0] if stage.detail else ""
-    click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+_stage_echo = stage_echo
+_say = say
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -66,9 +74,11 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     """
     from sync.orchestrate.demo import run_demo
 
-    click.echo(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}", err=True)
+    _say(f"crm2 demo: {customers} customers (seed {seed}) in {workdir}")
     started = time.monotonic()
-    result = run_demo(workdir, customers=customers, seed=seed, fresh=fresh, on_stage=_stage_echo)
+    with _progress() as (on_start, on_progress):
+        result = run_demo(workdir, customers=customers, seed=seed, fresh=fresh, on_stage=_stage_echo,
+                          on_start=on_start, on_progress=on_progress)
     elapsed = time.monotonic() - started
     summary = result.summary
     console = _console()
@@ -102,51 +112,147 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
-@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
-              help="Pipeline config (YAML), e.g. config/pipeline.example.yml.")
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path), envvar="CRM2_CONFIG",
+              help="Pipeline config (YAML), e.g. config/pipeline.example.yml [env CRM2_CONFIG].")
+@click.option("--env", "env_name", default=None, envvar="CRM2_ENV", metavar="NAME",
+              help="Apply the config's environments.NAME overrides (e.g. dev, prod) [env CRM2_ENV].")
+@click.option("--select", multiple=True, metavar="NAME[,NAME]",
+              help="Run only these sources (extractor names, or 'extract' for all) and stages "
+                   "(checks, resolve, enrich, writeback). Repeatable.")
+@click.option("--exclude", multiple=True, metavar="NAME[,NAME]", help="Leave out these sources or stages. Repeatable.")
+@click.option("--full-refresh", "full_refresh", multiple=True, metavar="SOURCE",
+              help="Read this source from the start, ignoring its bookmark ('all' for every source). "
+                   "Unchanged records still cost nothing.")
+@click.option("--dry-run", is_flag=True, help="Print what would run, from which bookmarks, and stop; touch nothing.")
 @handled
-def sync(config_path: Path) -> None:
+def sync(config_path: Path, env_name: str | None, select: tuple[str, ...], exclude: tuple[str, ...],
+         full_refresh: tuple[str, ...], dry_run: bool) -> None:
     """Run the configured pipeline once: extract every source into the store, then the later stages.
 
     Incremental: each source resumes from the bookmark its last durable batch saved.
+
+    \b
+    crm2 sync --config c.yml --select finance --select resolve
+    crm2 sync --config c.yml --select checks,resolve,enrich,writeback   (on a store Meltano loaded)
+    crm2 sync --config c.yml --full-refresh sales --env prod
     """
     from sync.orchestrate import config
-    from sync.orchestrate.run import run
+    from sync.orchestrate.run import Selection, SelectionError, plan, run
     from sync.store import Store
 
-    loaded = config.load(config_path)
+    loaded = config.load(config_path, env=env_name)
+    try:
+        selection = Selection.parse(loaded, select, exclude, full_refresh)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    if dry_run:
+        _print_plan(loaded, selection, plan)
+        return
+    config.check_environment(loaded)  # an unset secret fails here, positioned, not midway through the run
     url = loaded.pipeline.store.resolved_url(loaded.base)
-    with Store.open(url) as store, _progress() as on_start:
-        outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start)
-    click.echo(f"run {outcome.run_id}: {outcome.status}", err=True)
+    with Store.open(url) as store, _progress() as (on_start, on_progress):
+        outcome = run(loaded, store, url, on_stage=_stage_echo, on_start=on_start, selection=selection,
+                      on_progress=on_progress)
+    _say(f"run {outcome.run_id}: {outcome.status}", run_id=outcome.run_id, status=outcome.status)
     sys.exit(int(outcome.exit_code))
 
 
+def _print_plan(loaded: Any, selection: Any, plan: Callable[..., list[tuple[str, str]]]) -> None:
+    """--dry-run: the stages, what each would do, and from which bookmark; the store is only read."""
+    bookmarks: dict[str, Any] = {}
+    url = loaded.pipeline.store.url
+    path = url if "://" not in url else None
+    if path is None or loaded.resolve_path(Path(path)).is_file():
+        with contextlib.suppress(Exception):  # a store that cannot be reached yet only loses the bookmark column
+            from sync.store import Store
+
+            with Store.open(loaded.pipeline.store.resolved_url(loaded.base), upgrade=False) as store:
+                bookmarks = {ex.name: store.get_bookmark(ex.name) for ex in loaded.pipeline.extractors}
+    click.echo(f"crm2 sync --dry-run: {loaded.path}" + (f" (environment {loaded.env})" if loaded.env else ""))
+    for stage, what in plan(loaded, selection, bookmarks):
+        click.echo(f"  {stage:<24} {what}")
+    click.echo("nothing was run")
+
+
 @contextlib.contextmanager
-def _progress() -> Iterator[Callable[[str], None] | None]:
-    """A live 'working on <stage>' line on a terminal; nothing otherwise (the JSON log says it)."""
+def _progress() -> Iterator[tuple[Callable[[str], None] | None, Callable[[str, int], None] | None]]:
+    """Progress bars on a terminal: each stage with records done and rate for an extraction,
+    elapsed time for every stage, ETA where a total is known. Nothing otherwise (the JSON log
+    says when each stage starts and ends)."""
     if not sys.stderr.isatty():
-        yield None
+        yield None, None
         return
-    started = time.monotonic()
-    with Console(stderr=True).status("starting", spinner="dots") as status:
-        yield lambda stage: status.update(f"{stage} … ({time.monotonic() - started:.0f}s into the run)")
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (SpinnerColumn(finished_text="✓"), TextColumn("{task.description:<22}"), BarColumn(bar_width=24),
+               TextColumn("{task.fields[records]}"), TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    tasks: dict[str, TaskID] = {}
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        def finish(task: TaskID) -> None:
+            done = progress.tasks[task].completed
+            progress.update(task, total=max(done, 1), completed=max(done, 1))  # a full bar, time frozen
+            progress.stop_task(task)
+
+        def on_start(stage: str) -> None:
+            for task in tasks.values():  # stages run one after another: the previous one is over
+                if not progress.tasks[task].finished:
+                    finish(task)
+            tasks[stage] = progress.add_task(stage, total=None, records="", rate="")
+
+        def on_progress(stage: str, done: int) -> None:
+            task = tasks.get(stage)
+            if task is None:
+                return
+            progress.update(task, completed=done, records=f"{done:>10,} records")
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:>8,.0f}/s" if speed else "")
+
+        yield on_start, on_progress
+        for task in tasks.values():
+            if not progress.tasks[task].finished:
+                finish(task)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="Pipeline config (YAML) to check, with every file it references.")
+@click.option("--env", "env_name", default=None, envvar="CRM2_ENV", metavar="NAME",
+              help="Check the config with its environments.NAME overrides applied [env CRM2_ENV].")
+@click.option("--no-env", "skip_env", is_flag=True,
+              help="Do not check that the environment variables the config names are set (e.g. in CI).")
 @handled
-def validate(config_path: Path) -> None:
+def validate(config_path: Path, env_name: str | None, skip_env: bool) -> None:
     """Check a pipeline config and the files it references without running anything.
 
-    Problems are printed one per line as file:line:column: message (hint); exit code 2 if any.
+    Also checks that every secret it names by environment variable is set, and that an enabled
+    writeback has its Salesforce connection. Problems are printed one per line as
+    file:line:column: message (hint); exit code 2 if any.
     """
+    from sync.errors import ConfigError
     from sync.orchestrate import config, stages
 
-    loaded = config.load(config_path)
-    rules = stages.load_rules(loaded)
-    cli_mapping.check_pipeline_mappings(loaded)  # every mapping loads and fits its tap's catalog
+    loaded = config.load(config_path, env=env_name)
+    problems: list[Any] = []
+    rules: dict[str, Any] = {}
+    # every kind of problem at once, so one round of fixes is enough
+    for step in ((lambda: config.check_environment(loaded)) if not skip_env else (lambda: None),
+                 lambda: rules.update(stages.load_rules(loaded)),
+                 lambda: cli_mapping.check_pipeline_mappings(loaded)):  # mappings fit their taps' catalogs
+        try:
+            step()
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
     click.echo(f"{config_path}: ok ({len(loaded.pipeline.extractors)} extractors; "
                f"rules checked for {', '.join(rules) or 'no stage'})")
 
@@ -158,9 +264,8 @@ def validate(config_path: Path) -> None:
 @handled
 def runs(store: str | None, limit: int, as_json: bool) -> None:
     """Show recent runs: status, duration, records per stage, API calls."""
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         records = st.runs(limit)
     if as_json:
         click.echo(json.dumps([{
@@ -188,9 +293,8 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
 def report(store: str | None, out: Path) -> None:
     """Write one self-contained HTML report: tiers, churn risk, lifecycle, data quality, sync volumes."""
     from sync import report as reporting
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         data = reporting.collect(st)
     out.write_text(reporting.render(data), encoding="utf-8")
     click.echo(f"wrote {out} ({data.golden_customers:,} golden customers, {len(data.runs)} runs)")
@@ -219,36 +323,12 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
         click.echo(f"{name:<36} {count:>12,}")
 
 
-@cli.command()
-@click.argument("name", type=click.Choice(["salesforce", "sales", "finance"]))
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".crm2/sandbox"), show_default=True)
-@click.option("--customers", default=2000, show_default=True)
-@click.option("--seed", default=42, show_default=True)
-@handled
-def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
-    """Start a local stand-in (fake Salesforce, sales API or finance ledger) until Ctrl-C."""
-    from sync.orchestrate import standins
-
-    try:
-        handle = standins.start(name, workdir, customers=customers, seed=seed)
-    except LookupError as exc:
-        raise Abort(ExitCode.FAILED, str(exc)) from None
-    click.echo(handle.describe())
-    click.echo("tap config: " + json.dumps(handle.tap_config))
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        handle.stop()
-
-
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS,
-                 cli_scores.scores):
+                 cli_scores.scores, cli_sandbox.sandbox, cli_state.state, cli_init.init):
     cli.add_command(_command)
 
 
 def main() -> None:
     # click exits 2 on usage errors already, matching ExitCode.CONFIG
-    cli(prog_name="crm2")
+    with quiet_broken_pipe():
+        cli(prog_name="crm2")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -13,6 +17,9 @@ from rich.console import Console
 from sync.errors import ConfigError, Crm2Error
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
+
+if TYPE_CHECKING:
+    from sync.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,9 +32,80 @@ Exit codes:
   3  finished, but some records were quarantined or rejected
 """
 
-STORE_OPTION = click.option(
+_STORE = click.option(
     "--store", "store", envvar="CRM2_STORE", default=None, metavar="PATH|URL",
     help="Store to use: a SQLite file or a SQLAlchemy URL [env CRM2_STORE; default .crm2/crm2.sqlite].")
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta["crm2.store_config"] = value
+
+
+_STORE_CONFIG = click.option(
+    "--config", "store_config", type=click.Path(path_type=Path), default=None, expose_value=False,
+    callback=_remember_config, metavar="FILE",
+    help="Use the store named by this pipeline config (instead of --store; CRM2_ENV picks its environment).")
+
+
+def STORE_OPTION(fn: F) -> F:
+    """``--store PATH|URL`` and ``--config FILE`` for commands that read a store; open it with
+    :func:`open_store`, which refuses to invent an empty store where none exists."""
+    return _STORE(_STORE_CONFIG(fn))
+
+
+def store_target(store: str | None) -> str:
+    """The store a reading command means: ``--store``/CRM2_STORE, else ``--config``'s store, else
+    the default file. A SQLite file that does not exist is an error (exit 2), not a new empty
+    store: a command run in the wrong folder must say so instead of showing nothing."""
+    from sync.store import DEFAULT_PATH
+
+    config_path = click.get_current_context().meta.get("crm2.store_config")
+    if store is None and config_path is not None:
+        from sync.orchestrate import config
+
+        loaded = config.load(config_path, env=os.environ.get("CRM2_ENV") or None)
+        store = loaded.pipeline.store.resolved_url(loaded.base)
+        if store.startswith("sqlite:///"):
+            store = store.removeprefix("sqlite:///")
+    target = store or str(DEFAULT_PATH)
+    if "://" not in target and not Path(target).expanduser().is_file():
+        raise Abort(ExitCode.CONFIG, f"no crm2 store at {target} (run crm2 sync first, or name the store with "
+                                     "--store PATH|URL, CRM2_STORE or --config FILE)")
+    return target
+
+
+def open_store(store: str | None) -> Store:
+    """Open the store a reading command means (see :func:`store_target`)."""
+    from sync.store import Store
+
+    return Store.open(store_target(store))
+
+
+_log = logging.getLogger("crm2")
+
+
+def stage_echo(stage: Any) -> None:
+    """A stage's end: a marked line for a person on a terminal, one JSON log record otherwise, so
+    a log collector reading a non-terminal stderr sees only JSON."""
+    from sync import logs
+
+    first = stage.detail.splitlines()[0] if stage.detail else ""
+    if logs.json_mode():
+        _log.info("%s: %s%s", stage.name, stage.status, f" ({first})" if first else "",
+                  extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts)})
+        return
+    mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
+    click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+
+
+def say(message: str, **extra: Any) -> None:
+    """A line for the person at the terminal; a JSON log record when stderr is not one."""
+    from sync import logs
+
+    if logs.json_mode():
+        _log.info("%s", message, extra=extra)
+    else:
+        click.echo(message, err=True)
 
 
 class Abort(Crm2Error):
@@ -47,6 +125,19 @@ def console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
+@contextlib.contextmanager
+def quiet_broken_pipe() -> Iterator[None]:
+    """`crm2 explain … | head`: the reader left, which is not an error. Stop quietly (exit 0) and
+    point stdout at /dev/null so the interpreter's final flush does not complain either."""
+    try:
+        yield
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
 def handled(fn: F) -> F:
     """Turn known failures into one clear line and the documented exit code."""
 
@@ -63,7 +154,7 @@ def handled(fn: F) -> F:
             if debug:
                 raise
             sys.exit(exc.exit_code)
-        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as exc:
             if debug:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled
+from sync.cli.common import EXIT_CODES_HELP, STORE_OPTION, Abort, console, handled, open_store
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
 
@@ -43,9 +43,8 @@ def explain(entity: str, golden_id: str, store: str | None, show_personal: bool,
     from sync.enrich.explain import explain_lines
     from sync.enrich.store_io import read_scores
     from sync.resolve import explain as explain_golden
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         why = explain_golden(st, golden_id)  # an unknown id is a NotFound: exit 2, one line
         if why.entity != entity:
             raise Abort(ExitCode.CONFIG, f"{golden_id} is a {why.entity}, not a {entity}")
@@ -110,9 +109,8 @@ def review() -> None:
 def review_list(store: str | None, entity: str | None, limit: int) -> None:
     """List pairs waiting for a decision, strongest first."""
     from sync.resolve import pending
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         items = pending(st, entity, limit)
     if not items:
         click.echo("nothing to review")
@@ -128,9 +126,8 @@ def review_list(store: str | None, entity: str | None, limit: int) -> None:
 
 def _decide(action: str, store: str | None, left: str, right: str, reason: str | None) -> None:
     from sync.resolve import confirm, reject
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         try:
             (confirm if action == "confirm" else reject)(st, left, right, reason=reason)
         except ValueError as exc:  # a malformed reference (ReviewError is handled as exit 2)
@@ -173,9 +170,8 @@ def unmerge(ref: str, reason: str | None, store: str | None) -> None:
     split shows after the next `crm2 sync` and is written to the audit log.
     """
     from sync.resolve import unmerge as split
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         try:
             others = split(st, ref, reason=reason)
         except ValueError as exc:  # a malformed reference (ReviewError is handled as exit 2)
@@ -193,12 +189,12 @@ def unmerge(ref: str, reason: str | None, store: str | None) -> None:
 def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) -> None:
     """Data-quality results of a run: each check, its severity, how many records failed it.
 
-    Exits 3 when a check did not pass, so a scheduler can alert on it.
+    Exits 3 when a check of severity quarantine or fail did not pass, so a scheduler can alert
+    on it; a failing warn-level check is shown but does not change the exit code.
     """
     from sync.quality import latest_results
-    from sync.store import Store
 
-    with Store.open(store) as st:
+    with open_store(store) as st:
         if run_id:
             matches = [r.run_id for r in st.runs(10_000) if r.run_id.startswith(run_id)]
             if len(matches) != 1:
@@ -218,7 +214,7 @@ def checks(store: str | None, run_id: str | None, failing: bool, as_json: bool) 
             table.add_row(r.check, r.entity, r.severity, "pass" if r.passed else "FAIL", f"{r.failing:,}",
                           f"{r.total:,}")
         console().print(table)
-    if any(not r.passed for r in results):
+    if any(not r.passed and r.severity != "warn" for r in results):
         raise SystemExit(int(ExitCode.PARTIAL))
 
 

@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from sync.cli.common import Abort, handled
+from sync.cli.common import Abort, handled, say, stage_echo
 from sync.exitcodes import ExitCode
 from sync.migrate import archive_files, plan, verify_report
 from sync.migrate.archive import FORMATS, write_archive
@@ -82,8 +82,7 @@ def _load(config_path: Path) -> tuple[LoadedConfig, str]:
 
 
 def _stage_echo(stage: StageReport) -> None:
-    first = stage.detail.splitlines()[0] if stage.detail else ""
-    click.echo(f"  {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+    stage_echo(stage)  # a JSON log record when stderr is not a terminal, like crm2 sync
 
 
 # -- plan ---------------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def run_command(config_path: Path, sources: tuple[str, ...], enrich: bool, write
     with Store.open(url) as store:
         outcome = migrate_run(loaded, store, url, sources=sources, enrich=enrich, writeback=writeback,
                               on_stage=_stage_echo)
-    click.echo(f"migration run {outcome.run_id}: {outcome.status}", err=True)
+    say(f"migration run {outcome.run_id}: {outcome.status}", run_id=outcome.run_id, status=outcome.status)
     sys.exit(int(outcome.exit_code))
 
 

@@ -77,9 +77,22 @@ class _Checker:
             self.error(loc, f"stream '{self.source_of(stream)}' has no field '{raw}'",
                        did_you_mean(raw.split(".")[-1], choices) if choices else None)
 
+    def shorthand(self, stream: str, schema: dict[str, Any], raw: str, loc: list[str | int]) -> None:
+        """``currency: USD`` reads field 'USD'; when there is none, the author most likely meant
+        the text itself, so say how to write a constant."""
+        if raw in (schema.get("properties") or {}) or _has_path(schema, raw.split("."))[0]:
+            return
+        choices = _has_path(schema, raw.split("."))[1]
+        close = did_you_mean(raw.split(".")[-1], choices) if choices else None
+        const = f"a plain string names a source field; for the text '{raw}' itself write {{const: {raw}}}"
+        hint = f"{close[:-1]}, or {const[0].lower()}{const[1:]}" if close and close.startswith("did") else const
+        self.error(loc, f"stream '{self.source_of(stream)}' has no field '{raw}'", hint)
+
     def field(self, stream: str, schema: dict[str, Any], spec: CompiledField, loc: list[str | int]) -> None:
-        if spec.raw_path:
-            self.path(stream, schema, spec.raw_path, [*loc, "from"] if _is_block(self.mapping, loc) else loc)
+        if spec.raw_path and not _is_block(self.mapping, loc):
+            self.shorthand(stream, schema, spec.raw_path, loc)
+        elif spec.raw_path:
+            self.path(stream, schema, spec.raw_path, [*loc, "from"])
         for i, (_, params) in enumerate(spec.steps):
             for name, param in params.items():
                 if param.raw_path:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
+import tldextract
+from email_validator import EmailNotValidError, validate_email
 
 from sync.mapping.errors import TransformError
 from sync.mapping.mailboxes import is_free_mail
 from sync.mapping.text import as_text, fullwidth_to_halfwidth, normalize_whitespace
 
-# Pragmatic, not RFC 5322: what real CRMs accept. Quoted local parts and IP literals are
-# vanishingly rare in customer data and usually typos when they do appear.
-_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 _TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})\Z")
 _CJK_EXTENSION = re.compile(r"\s*(?:转|轉|分机|分機)\s*(?=\d)")
@@ -33,15 +33,21 @@ def _domain_ok(domain: str) -> str | None:
 
 
 def email(value: Any) -> str:
-    """Trimmed, half-width, lower-cased address; raises if it is not a plausible address."""
+    """Trimmed, half-width, lower-cased address, the domain in ASCII (IDNA) form; raises if it is
+    not a valid address. Syntax is judged by email-validator (internationalised addresses such as
+    ``Jürgen@bücher.de`` included), never by asking DNS whether the domain takes mail."""
     text = fullwidth_to_halfwidth(as_text(value)).strip().strip("<>")
     if text.lower().startswith("mailto:"):
         text = text[7:]
     if len(text) > 254 or text.count("@") != 1:
         raise TransformError("not a valid email address")
-    local, _, domain = text.rpartition("@")
-    ascii_domain = _domain_ok(domain)
-    if not local or len(local) > 64 or not _LOCAL.match(local) or ascii_domain is None:
+    try:
+        checked = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        raise TransformError("not a valid email address") from None  # its text would echo the address
+    local = checked.local_part
+    ascii_domain = _domain_ok(checked.ascii_domain)
+    if not local or len(local.encode()) > 64 or ascii_domain is None:
         raise TransformError("not a valid email address")
     return f"{local.lower()}@{ascii_domain}"
 
@@ -99,7 +105,20 @@ def domain(value: Any) -> str:
 
 
 def company_domain(value: Any) -> str | None:
-    """The domain of a URL or e-mail address when it can be the company's: None for free-mail
-    providers (qq.com, gmail.com, …), whose domain every customer shares."""
+    """The company's registrable domain from a URL or e-mail address (``sales.acme.com`` →
+    ``acme.com``, ``shop.acme.co.uk`` → ``acme.co.uk``, by the Public Suffix List; private
+    suffixes such as ``github.io`` keep their owner's label), or None for free-mail providers
+    (qq.com, gmail.com, …), whose domain every customer shares."""
     host = domain(value)
-    return None if is_free_mail(host) else host
+    if is_free_mail(host):
+        return None
+    registrable = _public_suffixes()(host).top_domain_under_public_suffix
+    if not registrable or is_free_mail(registrable):
+        return None if registrable else host
+    return registrable
+
+
+@functools.cache
+def _public_suffixes() -> tldextract.TLDExtract:
+    # the snapshot bundled with tldextract: no network and no cache files at run time
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)

@@ -78,7 +78,9 @@ def _check(mapping: Mapping, stream: str, example_index: int) -> str | None:
             if example.quarantined in ("", result.field):
                 return None
             return f"quarantined on field '{result.field}' ({result.reason}), expected field '{example.quarantined}'"
-        return f"quarantined: field '{result.field}': {result.reason}"
+        path = next((f.raw_path for f in mapping.streams[stream].fields if f.target == result.field), None)
+        missing = path is not None and path.split(".")[0] not in (example.input or {})
+        return f"quarantined: field '{result.field}': {result.reason}" + (_const_hint(path, path) if missing else "")
     if isinstance(result, Deleted):
         return None if example.deleted else "record was mapped as deleted"
     assert isinstance(result, Mapped)
@@ -87,9 +89,17 @@ def _check(mapping: Mapping, stream: str, example_index: int) -> str | None:
     if example.deleted:
         return "expected a deletion, but the record mapped"
     actual = result.entity.model_dump(mode="json", exclude={"source"})
-    wrong = [f"{key}: expected {value!r}, got {_dig(actual, key)!r}"
+    paths = {f.target: f.raw_path for f in mapping.streams[stream].fields}
+    wrong = [f"{key}: expected {value!r}, got {_dig(actual, key)!r}" + _const_hint(paths.get(key), value)
              for key, value in (example.expect or {}).items() if not same(value, _dig(actual, key))]
     return "; ".join(wrong) or None
+
+
+def _const_hint(path: str | None, expected: Any) -> str:
+    """`currency: USD` reads a field named USD; expecting 'USD' back means a constant was meant."""
+    if path is not None and path == expected:
+        return f" (a plain string names a source field; for the text '{path}' itself write {{const: {path}}})"
+    return ""
 
 
 def _dig(data: dict[str, Any], key: str) -> Any:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ruamel.yaml.comments import CommentedMap
 
 from sync import yamlconf
 from sync.redaction import register_secret
@@ -53,9 +55,9 @@ class StoreConfig(Strict):
         if not self.password_env:
             return self.url
         password = os.environ.get(self.password_env)
-        if password is None:
+        if password is None:  # callers with the config file run check_environment first, which points
             raise yamlconf.ConfigError.single(
-                "store.password_env", f"environment variable {self.password_env} is not set")
+                "store", f"environment variable {self.password_env} (named by password_env) is not set")
         register_secret(password)
         from sqlalchemy.engine import make_url
 
@@ -91,6 +93,9 @@ class WritebackConfig(Strict):
 
 class PipelineConfig(Strict):
     version: Literal[1] = 1
+    environments: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named overrides (dev, prod…) applied with crm2 sync --env NAME: "
+        "store, checks…writeback as here, extractors as a mapping from extractor name to its changes")
     store: StoreConfig = Field(default_factory=StoreConfig)
     extractors: list[Extractor] = Field(default_factory=list)
     checks: StageToggle = Field(default_factory=StageToggle)
@@ -116,6 +121,10 @@ class LoadedConfig(BaseModel):
 
     path: Path
     pipeline: PipelineConfig
+    env: str | None = None
+    """The environment whose overrides were applied, if any."""
+    tree: Any = Field(default=None, exclude=True, repr=False)
+    """The parsed YAML with node positions, so later checks can point at file:line:column."""
 
     @property
     def base(self) -> Path:
@@ -125,12 +134,60 @@ class LoadedConfig(BaseModel):
         return value if value.is_absolute() else self.base / value
 
 
-def load(path: str | Path) -> LoadedConfig:
-    """Load and validate a pipeline config, checking referenced files exist."""
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge ``override`` into ``base`` (ruamel maps), keeping each value's own position, so
+    a bad overriding value is reported where it is written in ``environments:``."""
+    if not (isinstance(base, CommentedMap) and isinstance(override, CommentedMap)):
+        return override
+    for key, value in override.items():
+        base[key] = _merge(base[key], value) if key in base else value
+        if key in override.lc.data:
+            base.lc.data[key] = list(override.lc.data[key])
+    return base
+
+
+def apply_environment(tree: Any, name: str, path: Path) -> Any:
+    """The config tree with ``environments.<name>`` merged in (extractors matched by name)."""
+    envs = tree.get("environments") if isinstance(tree, CommentedMap) else None
+    if not isinstance(envs, CommentedMap) or name not in envs:
+        choices = [str(k) for k in envs] if isinstance(envs, CommentedMap) else []
+        line, col = yamlconf.position(tree, ["environments"], at_key=True)
+        raise yamlconf.ConfigError.single(
+            path, f"no environment '{name}'", line=line if choices else 0, column=col if choices else 0,
+            hint=yamlconf.did_you_mean(name, choices) if choices else "add an environments: section")
+    override = envs[name]
+    if override is None:
+        return tree
+    if not isinstance(override, CommentedMap):
+        line, col = yamlconf.position(tree, ["environments", name])
+        raise yamlconf.ConfigError.single(path, f"environments.{name} must be a mapping of overrides",
+                                          line=line, column=col)
+    for key, value in override.items():
+        if key != "extractors":
+            tree[key] = _merge(tree[key], value) if key in tree else value
+            if key in override.lc.data:
+                tree.lc.data[key] = list(override.lc.data[key])
+            continue
+        listed = {ex.get("name"): ex for ex in tree.get("extractors") or [] if isinstance(ex, CommentedMap)}
+        for ex_name, changes in (value or {}).items():
+            if ex_name not in listed:
+                line, col = yamlconf.position(tree, ["environments", name, "extractors", ex_name], at_key=True)
+                raise yamlconf.ConfigError.single(path, f"no extractor named '{ex_name}' to override",
+                                                  line=line, column=col,
+                                                  hint=yamlconf.did_you_mean(str(ex_name), [str(n) for n in listed]))
+            _merge(listed[ex_name], changes)
+    return tree
+
+
+def load(path: str | Path, *, env: str | None = None) -> LoadedConfig:
+    """Load and validate a pipeline config, checking referenced files exist; ``env`` applies the
+    overrides of ``environments.<env>`` first."""
     path = Path(path)
     tree = yamlconf.read_yaml(path)
+    if env:
+        tree = apply_environment(tree, env, path)
     pipeline = yamlconf.validate(tree, PipelineConfig, path)
-    loaded = LoadedConfig(path=path, pipeline=pipeline)
+    loaded = LoadedConfig(path=path, pipeline=pipeline, tree=tree, env=env)
     problems: list[yamlconf.Problem] = []
     for i, ex in enumerate(pipeline.extractors):
         if not loaded.resolve_path(ex.mapping).is_file():
@@ -140,3 +197,53 @@ def load(path: str | Path) -> LoadedConfig:
     if problems:
         raise yamlconf.ConfigError(problems)
     return loaded
+
+
+# the settings a Salesforce writeback target cannot run without (one of the two hosts)
+_WRITEBACK_HOSTS = ("login_url", "instance_url")
+
+
+def _env_names(value: Any, loc: list[str | int]) -> list[tuple[list[str | int], str]]:
+    """Every ``*_env`` setting (at any depth of a tap's config) with where it is."""
+    found: list[tuple[list[str | int], str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.endswith("_env") and isinstance(item, str):
+                found.append(([*loc, key], item))
+            else:
+                found += _env_names(item, [*loc, key])
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _env_names(item, [*loc, i])
+    return found
+
+
+def check_environment(loaded: LoadedConfig, environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError (file:line:column per problem) when something the run needs is missing:
+    a ``*_env`` setting of an enabled part naming an unset variable, or a writeback switched on
+    without the Salesforce connection its target needs. Run by ``crm2 validate`` and before
+    ``crm2 sync`` starts, so such a config fails before anything runs, not midway."""
+    environ = os.environ if environ is None else environ
+    pipeline, tree, path = loaded.pipeline, loaded.tree, str(loaded.path)
+    named: list[tuple[list[str | int], str]] = []
+    if pipeline.store.password_env:
+        named.append((["store", "password_env"], pipeline.store.password_env))
+    for i, ex in enumerate(pipeline.extractors):
+        if ex.enabled:
+            named += _env_names(ex.config, ["extractors", i, "config"])
+    problems: list[yamlconf.Problem] = []
+    if pipeline.writeback.enabled:
+        named += _env_names(pipeline.writeback.config, ["writeback", "config"])
+        if not any(pipeline.writeback.config.get(k) for k in _WRITEBACK_HOSTS):
+            line, col = yamlconf.position(tree, ["writeback", "config"], at_key=True)
+            problems.append(yamlconf.Problem(
+                path, line, col, "writeback is enabled but has no Salesforce connection settings",
+                "add writeback.config with login_url or instance_url, auth_flow, client_id and "
+                "client_secret_env, or set writeback.enabled: false"))
+    for loc, name in named:
+        if name not in environ:
+            line, col = yamlconf.position(tree, loc)
+            problems.append(yamlconf.Problem(path, line, col, f"environment variable {name} is not set",
+                                             f"set {name} in the environment before running, or name another variable"))
+    if problems:
+        raise yamlconf.ConfigError(sorted(problems, key=lambda p: (p.line, p.column)))

@@ -55,7 +55,9 @@ def _started_standins(workdir: Path, customers: int, seed: int,
 
 
 def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: bool = False,
-             on_stage: Callable[[StageReport], None] | None = None) -> DemoResult:
+             on_stage: Callable[[StageReport], None] | None = None,
+             on_start: Callable[[str], None] | None = None,
+             on_progress: Callable[[str, int], None] | None = None) -> DemoResult:
     # absolute: stand-ins hand out file paths (CA bundle, ledger) that must mean the same to every
     # program the run starts, whatever folder each resolves relative paths against
     workdir = workdir.resolve()
@@ -78,7 +80,7 @@ def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: boo
         loaded = LoadedConfig(path=workdir / "demo.yml", pipeline=pipeline)
         with Store.open(store_path) as store:
             outcome = run(loaded, store, f"sqlite:///{store_path}", command="demo", env=env,
-                          log_dir=workdir / "logs", on_stage=on_stage)
+                          log_dir=workdir / "logs", on_stage=on_stage, on_start=on_start, on_progress=on_progress)
             summary = store.summary()
             summary["example"] = _example_customer(store)
     missing += [f"{s.name}: {s.detail}" for s in outcome.stages if s.status == "unavailable"]

@@ -11,15 +11,17 @@ Singer program simply ignores the variable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sync.orchestrate import programs
 from sync.redaction import redact
@@ -68,11 +70,38 @@ def _metrics(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+_CHUNK = 1 << 16
+_RECORD = b'"RECORD"'
+
+
+def _relay(source: IO[bytes], sink: IO[bytes], on_records: Callable[[int], None]) -> None:
+    """Copy the tap's output to the target, counting RECORD messages on the way (a message's
+    type tag; counting is for a progress bar, so a record whose text holds the tag may count
+    twice). If the target goes away, stop reading so the tap gets SIGPIPE, as with a direct pipe."""
+    seen = 0
+    tail = b""
+    try:
+        while chunk := source.read1(_CHUNK) if hasattr(source, "read1") else source.read(_CHUNK):
+            window = tail + chunk
+            seen += window.count(_RECORD) - tail.count(_RECORD)
+            tail = window[-(len(_RECORD) - 1):]
+            sink.write(chunk)
+            on_records(seen)
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+    finally:
+        for stream in (sink, source):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
 def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_config: Mapping[str, Any],
              state: Mapping[str, Any] | None, env: Mapping[str, str] | None = None,
-             log_dir: Path | None = None, target: str = TARGET) -> PipeResult:
+             log_dir: Path | None = None, target: str = TARGET,
+             on_records: Callable[[int], None] | None = None) -> PipeResult:
     """Pipe a tap into a target (target-crm2 unless told) and wait for both; raises
-    StageUnavailable if either is missing."""
+    StageUnavailable if either is missing. ``on_records`` (for a progress bar) hears the number of
+    RECORD messages passed so far; only then does the stream go through this process."""
     for program in (tap, target):
         if not programs.installed(program):
             raise StageUnavailable(f"{program} is not installed yet")
@@ -93,12 +122,25 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         with tap_err.open("wb") as te, target_err.open("wb") as ge:
             tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te,
                                         env={**proc_env, METRICS_ENV: str(tap_metrics)})
-            target_proc = subprocess.Popen(target_cmd, stdin=tap_proc.stdout, stdout=subprocess.DEVNULL,
-                                           stderr=ge, env={**proc_env, METRICS_ENV: str(target_metrics)})
             assert tap_proc.stdout is not None
-            tap_proc.stdout.close()  # the target owns the pipe; the tap gets SIGPIPE if it dies
+            relay = None
+            if on_records is None:
+                target_in: Any = tap_proc.stdout
+            else:
+                target_in = subprocess.PIPE
+            target_proc = subprocess.Popen(target_cmd, stdin=target_in, stdout=subprocess.DEVNULL,
+                                           stderr=ge, env={**proc_env, METRICS_ENV: str(target_metrics)})
+            if on_records is None:
+                tap_proc.stdout.close()  # the target owns the pipe; the tap gets SIGPIPE if it dies
+            else:
+                assert target_proc.stdin is not None
+                relay = threading.Thread(target=_relay, args=(tap_proc.stdout, target_proc.stdin, on_records),
+                                         name=f"crm2-relay-{name}", daemon=True)
+                relay.start()
             target_exit = target_proc.wait()
             tap_exit = tap_proc.wait()
+            if relay is not None:
+                relay.join()
         tail = ""
         if tap_exit or target_exit:
             tail = _tail(tap_err) + "\n" + _tail(target_err)

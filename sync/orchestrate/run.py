@@ -9,7 +9,7 @@ computed on incomplete data. A failing check of severity ``fail`` stops everythi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,12 @@ class RunOutcome:
         return {ExitCode.OK: "ok", ExitCode.PARTIAL: "partial"}.get(self.exit_code, "failed")
 
 
+def _progress_for(stage: str, on_progress: Callable[[str, int], None] | None) -> Callable[[int], None] | None:
+    if on_progress is None:
+        return None
+    return lambda done: on_progress(stage, done)
+
+
 def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
     with store.engine.connect() as conn:
         staged = {f"{r[0]}/{r[1]}": r[2] for r in conn.execute(
@@ -71,24 +77,101 @@ def _extract_report(name: str, result: PipeResult) -> StageReport:
     return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)
 
 
+class SelectionError(ValueError):
+    """--select/--exclude/--full-refresh named something the config does not have."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which parts of a run go ahead: sources by extractor name (``extract`` means all of them)
+    and later stages by name, like dbt's and Meltano's ``--select``. Empty ``select`` means all."""
+
+    select: frozenset[str] = frozenset()
+    exclude: frozenset[str] = frozenset()
+    full_refresh: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, loaded: LoadedConfig, select: Iterable[str] = (), exclude: Iterable[str] = (),
+              full_refresh: Iterable[str] = ()) -> Selection:
+        """Names may be given repeatedly or comma-separated; an unknown name is an error."""
+        sources = [ex.name for ex in loaded.pipeline.extractors]
+        known = [*sources, "extract", *LATER_STAGES]
+
+        def names(values: Iterable[str], allowed: list[str], what: str) -> frozenset[str]:
+            found = {n.strip() for v in values for n in v.split(",") if n.strip()}
+            for name in sorted(found - set(allowed)):
+                from sync.yamlconf import did_you_mean
+
+                hint = did_you_mean(name, allowed)
+                raise SelectionError(f"{what} '{name}' is not in {loaded.path}" + (f" ({hint})" if hint else ""))
+            return frozenset(found)
+
+        return cls(names(select, known, "--select"), names(exclude, known, "--exclude"),
+                   names(full_refresh, [*sources, "all"], "--full-refresh source"))
+
+    def wants(self, name: str, *, source: bool = False) -> bool:
+        keys = {name, "extract"} if source else {name}
+        if keys & self.exclude:
+            return False
+        return not self.select or bool(keys & self.select)
+
+    def refresh(self, source: str) -> bool:
+        return source in self.full_refresh or "all" in self.full_refresh
+
+
+ALL = Selection()
+
+
+def plan(loaded: LoadedConfig, selection: Selection = ALL,
+         bookmarks: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """What ``crm2 sync`` would do, stage by stage, without doing it (``--dry-run``)."""
+    pipeline, out = loaded.pipeline, []
+    for ex in pipeline.extractors:
+        if not ex.enabled:
+            out.append((f"extract:{ex.name}", "skip (disabled in config)"))
+        elif not selection.wants(ex.name, source=True):
+            out.append((f"extract:{ex.name}", "skip (not selected)"))
+        else:
+            start = ("from the start (full refresh)" if selection.refresh(ex.name) else
+                     "from its bookmark" if (bookmarks or {}).get(ex.name) else "from the start (no bookmark yet)")
+            out.append((f"extract:{ex.name}", f"run {ex.tap} | target-crm2, {start}"))
+    for stage in LATER_STAGES:
+        toggle = getattr(pipeline, stage)
+        if not toggle.enabled:
+            out.append((stage, "skip (disabled in config)"))
+        elif not selection.wants(stage):
+            out.append((stage, "skip (not selected)"))
+        elif stage == "writeback":
+            mode = "dry run: writes nothing" if pipeline.writeback.dry_run else "LIVE: writes to Salesforce"
+            out.append((stage, f"run tap-crm2 | {pipeline.writeback.target} ({mode})"))
+        else:
+            out.append((stage, "run"))
+    return out
+
+
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
         env: Mapping[str, str] | None = None, log_dir: Path | None = None,
         on_stage: Callable[[StageReport], None] | None = None,
-        on_start: Callable[[str], None] | None = None, full: bool = False) -> RunOutcome:
+        on_start: Callable[[str], None] | None = None, full: bool = False,
+        selection: Selection = ALL, on_progress: Callable[[str, int], None] | None = None) -> RunOutcome:
     """Run the pipeline once, recording the run in the store; raises LockHeld if one is running
     and ConfigError (before anything runs) if a rule file is bad. ``on_start`` hears each stage's
-    name as it begins, ``on_stage`` its report as it ends. ``full`` ignores the bookmarks: every
-    source is read from the start (a migration's full extract; unchanged records still cost nothing)."""
+    name as it begins, ``on_stage`` its report as it ends, ``on_progress`` an extraction's records
+    so far. ``full`` ignores the bookmarks: every source is read from the start (a migration's full
+    extract; unchanged records still cost nothing); ``selection`` narrows the run to some sources
+    and stages and can read some sources from the start."""
     rules = stages.load_rules(loaded)  # fail fast, before the lock and the run record
     with run_lock(store_url):
         return _run_locked(loaded, rules, store, store_url, command=command, env=env, log_dir=log_dir,
-                           on_stage=on_stage, on_start=on_start, full=full)
+                           on_stage=on_stage, on_start=on_start, full=full, selection=selection,
+                           on_progress=on_progress)
 
 
 def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, store_url: str, *, command: str,
                 env: Mapping[str, str] | None, log_dir: Path | None,
                 on_stage: Callable[[StageReport], None] | None,
-                on_start: Callable[[str], None] | None, full: bool = False) -> RunOutcome:
+                on_start: Callable[[str], None] | None, full: bool = False,
+                selection: Selection = ALL, on_progress: Callable[[str, int], None] | None = None) -> RunOutcome:
     pipeline = loaded.pipeline
     # we hold the lock, so a run still marked running was killed: say so instead of "running" forever
     for stale in store.mark_interrupted():
@@ -111,14 +194,19 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             if not ex.enabled:
                 report(StageReport(f"extract:{ex.name}", "skipped", "disabled in config"))
                 continue
+            if not selection.wants(ex.name, source=True):
+                report(StageReport(f"extract:{ex.name}", "skipped", "not selected"))
+                continue
             target_config: dict[str, Any] = {
                 "store_url": store_url, "mapping": str(loaded.resolve_path(ex.mapping)),
                 "source_system": ex.name, "bookmark_name": ex.name, "run_id": run_id,
             }
             start(f"extract:{ex.name}")
             try:
+                from_start = full or selection.refresh(ex.name)
                 result = run_pipe(name=ex.name, tap=ex.tap, tap_config=ex.config, target_config=target_config,
-                                  state=None if full else store.get_bookmark(ex.name), env=env, log_dir=log_dir)
+                                  state=None if from_start else store.get_bookmark(ex.name), env=env,
+                                  log_dir=log_dir, on_records=_progress_for(f"extract:{ex.name}", on_progress))
             except StageUnavailable as exc:
                 report(StageReport(f"extract:{ex.name}", "unavailable", str(exc)))
                 continue
@@ -129,6 +217,8 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             toggle = getattr(pipeline, stage)
             if not toggle.enabled:
                 report(StageReport(stage, "skipped", "disabled in config"))
+            elif not selection.wants(stage):
+                report(StageReport(stage, "skipped", "not selected"))
             elif stopped:
                 report(StageReport(stage, "skipped", stopped))
             elif extract_failed and stage in ("enrich", "writeback"):

@@ -2,7 +2,8 @@
 
 Stand-ins live in ``connectors/`` and register under the ``crm2.standins`` entry-point group,
 so the engine can start them for ``crm2 demo`` and ``crm2 sandbox`` without importing connector
-code. An entry point names a callable ``start(workdir, *, customers, seed) -> StandInHandle``.
+code. An entry point names a callable ``start(workdir, *, customers, seed) -> StandInHandle``;
+stand-ins served over HTTP also take ``port``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def available() -> dict[str, StartFn | Exception]:
     return found
 
 
-def start(name: str, workdir: Path, *, customers: int, seed: int) -> StandInHandle:
+def start(name: str, workdir: Path, *, customers: int, seed: int, port: int | None = None) -> StandInHandle:
+    """Start stand-in ``name``; ``port`` (served stand-ins only) fixes its loopback port."""
     fn = available().get(name)
     if fn is None:
         raise LookupError(f"no stand-in named '{name}' is installed")
@@ -55,4 +57,6 @@ def start(name: str, workdir: Path, *, customers: int, seed: int) -> StandInHand
         raise fn
     if isinstance(fn, Exception):
         raise LookupError(f"stand-in '{name}' failed to load: {fn}") from fn
-    return fn(workdir, customers=customers, seed=seed)
+    if port is None:
+        return fn(workdir, customers=customers, seed=seed)
+    return fn(workdir, customers=customers, seed=seed, port=port)

@@ -148,6 +148,9 @@ def _dataset_check(conn: Connection, check: Freshness | RowCountChange, at: date
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
         age = None if newest is None else (at - newest).total_seconds() / 3600
+        if total == 0:  # a source without invoices is not stale: there is nothing to be fresh
+            return CheckResult(check.name, check.entity, check.severity, True, 0, 0,
+                               {"newest": None, "note": "no records to judge"})
         passed = age is not None and age <= check.max_age_hours
         return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
                            {"newest": newest.isoformat() if newest else None,

@@ -17,6 +17,7 @@ from typing import Any
 
 import opencc
 from pypinyin import lazy_pinyin
+from stdnum.cn import uscc as _stdnum_uscc
 
 from sync.mapping.contact_points import company_domain as _company_domain
 from sync.mapping.contact_points import email as _mapping_email
@@ -170,16 +171,11 @@ def domain(value: Any) -> str | None:
         return None
 
 
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
 def uscc_valid(code: str) -> bool:
-    """True for an 18-character Chinese unified social credit code with a correct check char."""
-    if len(code) != 18 or any(ch not in USCC_CHARS for ch in code):
-        return False
-    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
-    return USCC_CHARS[(31 - total % 31) % 31] == code[17]
+    """True for a valid Chinese unified social credit code (GB 32100-2015), judged by
+    python-stdnum's ``stdnum.cn.uscc`` (length, format of each part, check character) instead of
+    a copy of its arithmetic that skipped the format rules."""
+    return len(code) == 18 and _stdnum_uscc.is_valid(code)
 
 
 def tax_id(value: Any) -> str | None:

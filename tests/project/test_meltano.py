@@ -38,7 +38,8 @@ def project(tmp_path_factory) -> Path:
         pytest.fail("meltano is part of the test extra; install with pip install -e '.[test]'")
     project = tmp_path_factory.mktemp("meltano") / "crm2"
     shutil.copytree(ROOT, project, ignore=IGNORED)
-    for kind, name in (("extractor", "tap-crm2-finance"), ("loader", "target-crm2")):
+    for kind, name in (("extractor", "tap-crm2-finance"), ("loader", "target-crm2"), ("extractor", "tap-crm2-sales"),
+                       ("utility", "crm2")):
         done = meltano(project, "install", kind, name)
         assert done.returncode == 0, done.stderr[-3000:]
     return project
@@ -69,3 +70,49 @@ def test_meltano_run_loads_the_ledger_into_the_store_and_resumes(project: Path, 
     counts = [json.loads(line.split(" counts ", 1)[1]) for line in second.stderr.splitlines() if " counts {" in line]
     assert counts, second.stderr[-2000:]
     assert sum(stream["received"] for stream in counts[-1].values()) == 0
+
+
+
+def _env_files(folder: Path) -> dict[str, str]:
+    """What `set -a; . f` gives for the sandbox's env files (KEY=shell-quoted value)."""
+    import shlex
+
+    env: dict[str, str] = {}
+    for path in sorted(folder.glob("*.env")):
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key:
+                env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def test_dev_environment_reads_the_sandbox_and_crm2_runs_the_later_stages(project: Path) -> None:
+    """No edits to meltano.yml: the sales sandbox writes what environment `dev` needs; Meltano
+    extracts; the crm2 utility runs checks, resolve and enrich on the store Meltano loaded."""
+    sandbox = subprocess.Popen([sys.executable, "-m", "sync", "sandbox", "sales", "--customers", "30"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert sandbox.stdout is not None
+        [sandbox.stdout.readline() for _ in range(3)]  # started: its env files are written
+        env = _env_files(project / ".crm2" / "sandbox")
+        assert env["TAP_CRM2_SALES_BASE_URL"].startswith("http://127.0.0.1:") and env["CRM2_SALES_TOKEN"]
+        loaded = meltano(project, "--environment", "dev", "run", "tap-crm2-sales", "target-crm2", env=env)
+        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        # plugin versions are reported (singer-sdk reads them from the crm2 distribution)
+        assert "tap-crm2-sales v0.1.0" in loaded.stderr and "target-crm2 v0.1.0" in loaded.stderr
+        assert "could not be detected" not in loaded.stderr
+    finally:
+        sandbox.send_signal(2)
+        sandbox.communicate(timeout=60)
+    later = meltano(project, "invoke", "crm2", "sync", "--select", "checks,resolve,enrich,writeback")
+    assert later.returncode in (0, 3), later.stderr[-3000:]
+    with Store.open(project / ".crm2" / "crm2.sqlite") as store, store.engine.connect() as conn:
+        from sync.store.schema import golden
+
+        customers = conn.execute(sa.select(sa.func.count()).select_from(golden)
+                                 .where(golden.c.entity == "customer")).scalar_one()
+        sales_rows = conn.execute(sa.select(sa.func.count()).select_from(crosswalk)
+                                  .where(crosswalk.c.source_system == "sales")).scalar_one()
+    assert customers > 0 and sales_rows > 0
+    runs = meltano(project, "invoke", "crm2", "runs", "--json")
+    assert runs.returncode == 0 and '"command": "sync"' in runs.stdout, runs.stderr[-2000:]

@@ -85,7 +85,56 @@ def test_usage_error_exits_2():
 
 def test_shipped_example_config_is_valid():
     root = Path(__file__).resolve().parents[2]
-    result = crm2("validate", "--config", str(root / "config" / "pipeline.example.yml"))
+    result = crm2("validate", "--no-env", "--config", str(root / "config" / "pipeline.example.yml"))
     # the example references the shipped mappings; they arrive with the mapping engine
     mappings_present = all((root / "mappings" / f"{n}.yml").exists() for n in ("salesforce", "finance", "sales"))
     assert result.returncode == (0 if mappings_present else 2), result.stderr
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM2_")}
+    return {**env, **extra}
+
+
+def test_unset_secrets_and_a_writeback_without_settings_fail_validate_with_positions(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    path = _write(tmp_path, f"""version: 1
+store:
+  url: postgresql+psycopg://crm2@127.0.0.1:9/crm2
+  password_env: CRM2_TEST_UNSET_PW
+extractors:
+  - name: salesforce
+    tap: tap-crm2-salesforce
+    mapping: {root / "mappings" / "salesforce.yml"}
+    config:
+      client_id: x
+      client_secret_env: CRM2_TEST_UNSET_SECRET
+writeback:
+  enabled: true
+""")
+    result = subprocess.run([*CRM2, "validate", "--config", str(path)], capture_output=True, text=True,
+                            timeout=120, env=_clean_env())
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "ok" not in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+    assert lines == [
+        f"{path}:4:17: environment variable CRM2_TEST_UNSET_PW is not set "
+        "(set CRM2_TEST_UNSET_PW in the environment before running, or name another variable)",
+        f"{path}:11:26: environment variable CRM2_TEST_UNSET_SECRET is not set "
+        "(set CRM2_TEST_UNSET_SECRET in the environment before running, or name another variable)",
+        f"{path}:12:1: writeback is enabled but has no Salesforce connection settings (add writeback.config "
+        "with login_url or instance_url, auth_flow, client_id and client_secret_env, or set "
+        "writeback.enabled: false)",
+    ], result.stderr
+    # sync refuses the same config the same way, before anything runs
+    result = subprocess.run([*CRM2, "sync", "--config", str(path)], capture_output=True, text=True,
+                            timeout=120, env=_clean_env())
+    assert result.returncode == 2
+    assert "***" not in result.stderr
+    assert f"{path}:4:17: environment variable CRM2_TEST_UNSET_PW is not set" in result.stderr
+    # once set, validate passes the environment check (and --no-env skips it altogether)
+    result = subprocess.run([*CRM2, "validate", "--no-env", "--config", str(path)], capture_output=True,
+                            text=True, timeout=120, env=_clean_env())
+    assert "environment variable" not in result.stderr

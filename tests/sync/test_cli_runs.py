@@ -70,3 +70,24 @@ def test_demo_prints_summary_and_records_its_run(tmp_path):
     assert again_stages["extract:salesforce"]["received"] > 0
     assert again_stages["extract:salesforce"].get("updated", 0) == 0
     assert again_stages["resolve"]["customer_changed"] == 0 and again_stages["enrich"]["updated"] == 0
+
+
+def test_reading_commands_refuse_a_missing_store_instead_of_creating_one(tmp_path):
+    for command in (["runs"], ["checks"], ["report", "--out", "r.html"], ["review", "list"]):
+        result = crm2(*command, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "no crm2 store at .crm2/crm2.sqlite" in result.stderr and "--config" in result.stderr
+    assert not (tmp_path / ".crm2").exists(), "nothing is created where no store was"
+
+
+def test_reading_commands_find_the_store_through_the_pipeline_config(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    db = tmp_path / "cfg" / "data" / "s.sqlite"
+    db.parent.mkdir()
+    with Store.open(db) as store:
+        run_id = store.start_run("sync")
+        store.finish_run(run_id, status="ok", exit_code=0)
+    (tmp_path / "cfg" / "pipeline.yml").write_text("version: 1\nstore: {url: data/s.sqlite}\n")
+    result = crm2("runs", "--config", "cfg/pipeline.yml", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [r["run_id"] for r in json.loads(result.stdout)] == [run_id]

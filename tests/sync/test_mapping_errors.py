@@ -124,3 +124,23 @@ def test_missing_field_source_and_const_with_from(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_mapping(tmp_path / "absent.yml")
+
+
+def test_a_field_named_as_other_tools_name_it_gets_crm2s_name(tmp_path: Path) -> None:
+    assert _errors(tmp_path, _with("      website: Website")) == [
+        "m.yml:8:7: unknown field 'website' for entity 'customer' (did you mean 'domain'?)"]
+
+
+def test_a_tab_in_the_indentation_is_named_with_a_hint(tmp_path: Path) -> None:
+    assert _errors(tmp_path, _with("\tdomain: Website")) == [
+        "m.yml:8:1: invalid YAML: a tab character in the indentation "
+        "(YAML indents with spaces only: replace the tab with spaces)"]
+
+
+def test_wrong_indentation_is_named_with_a_hint(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, _with("     domain: Website"))
+    assert errors == ["m.yml:8:6: invalid YAML: this line's indentation (5 spaces) does not line up with the block "
+                      "it belongs to (keys of one block start in the same column; a list item starts with '- ')"]
+    errors = _errors(tmp_path, _with("        domain: Website"))
+    assert len(errors) == 1 and errors[0].startswith("m.yml:8:15: invalid YAML: a ':' where a value was expected")
+    assert "usually indentation" in errors[0]

@@ -41,6 +41,13 @@ def test_redact_keeps_addresses_dates_and_decimals(text):
     assert redact(text) == text
 
 
+def test_names_of_secret_variables_are_not_masked():
+    # `password_env: X` names a variable; masking its value turned messages into "*** variable X"
+    text = "store.password_env: environment variable CRM2_STORE_PASSWORD is not set"
+    assert redact(text) == text
+    assert "hunter22" not in redact("password: hunter22, client_secret_env: CRM2_SF_CLIENT_SECRET")
+
+
 def test_registered_secret_is_masked_anywhere():
     register_secret("plain-looking-value-42")
     assert "plain-looking-value-42" not in redact("the value plain-looking-value-42 appeared")

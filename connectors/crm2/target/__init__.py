@@ -117,6 +117,7 @@ class TargetCrm2(Crm2Target):
     """Maps any Singer tap's streams into the crm2 store with a YAML mapping."""
 
     name = "target-crm2"
+    package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
     default_sink_class = Crm2Sink
     message_reader_class = Crm2Reader

@@ -26,6 +26,7 @@ from connectors.salesforce.client import AuthenticationError, RetryPolicy, Sales
 from connectors.salesforce.standin import SalesforceStandIn
 from connectors.salesforce.tap_config import SalesforceTapConfig
 from connectors.salesforce.writeback.config import parse_settings
+from sync.errors import ConfigError
 
 TAP = str(Path(sys.executable).with_name("tap-crm2-salesforce"))
 NS = "{http://www.force.com/2009/06/asyncapi/dataload}"
@@ -179,7 +180,7 @@ def test_the_writeback_target_takes_the_same_oauth_settings(sf, tmp_path):
                                "client_id": "app", "auth_flow": "refresh_token", "refresh_token_env": REFRESH_ENV,
                                "client_secret_env": SECRET_ENV})
     assert settings.salesforce.auth_flow == "refresh_token"
-    with pytest.raises(ValueError, match="refresh_token_env"):
+    with pytest.raises(ConfigError, match="refresh_token_env"):
         parse_settings({"store_url": "sqlite:///x.sqlite", "mapping": "m.yml", "instance_url": sf.url,
                         "client_id": "app", "auth_flow": "refresh_token"})
     about = json.loads(subprocess.run([str(Path(sys.executable).with_name("target-crm2-salesforce")), "--about",
