@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from sync import config as pipeline_config
+from sync import private
 from sync.cli_common import Abort, handled
 from sync.config import LoadedConfig
 from sync.exitcodes import ExitCode
@@ -155,7 +156,7 @@ def run_command(config_path: Path, sources: tuple[str, ...], enrich: bool, write
 # -- verify -------------------------------------------------------------------------------------
 def _emit(report: VerifyReport, as_json: bool, html: Path | None) -> None:
     if html is not None:
-        html.write_text(verify_report.render_html(report), encoding="utf-8")
+        private.write_text(html, verify_report.render_html(report))
         click.echo(f"wrote {html}", err=True)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))

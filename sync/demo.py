@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync import standins
+from sync import private, standins
 from sync.config import EnrichToggle, Extractor, LoadedConfig, PipelineConfig, StoreConfig, WritebackConfig
 from sync.run import RunOutcome, StageReport, run
 from sync.shipped import MAPPINGS
@@ -61,7 +61,7 @@ def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: boo
     workdir = workdir.resolve()
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    private.mkdir(workdir)
     missing: list[str] = []
     store_path = workdir / "crm2.sqlite"
     with _started_standins(workdir, customers, seed, missing) as handles:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import IO, Any
 
 import msgspec
 
+from sync import private
 from sync.migrate.singer_reader import decode
 
 MANIFEST = "manifest.json"
@@ -93,7 +93,7 @@ class Manifest:
 
     def save(self, folder: Path) -> None:
         tmp = folder / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        private.write_text(tmp, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
         tmp.replace(folder / MANIFEST)  # never a half-written manifest
 
     @classmethod
@@ -119,12 +119,12 @@ class Manifest:
 # -- JSONL --------------------------------------------------------------------------------------
 def private_dir(path: Path) -> None:
     """Archives hold personal data: folders only their owner can enter, files only they can read."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private.mkdir(path)
 
 
 def _open_write(path: Path, compressed: bool) -> IO[bytes]:
     private_dir(path.parent)
-    raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    raw = private.open_write(path, "wb")
     if not compressed:
         return raw
     return _GzipWriter(raw)
