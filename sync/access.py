@@ -65,6 +65,25 @@ def needed(action: str) -> Role:
     return ACTIONS.get(action, Role.ADMIN)
 
 
+class Refused(Exception):
+    """A command may not go ahead: a missing role or key (exit 2, nothing ran)."""
+
+
+def check(have: Role, action: str, label: str | None = None) -> None:
+    """Refuse ``action`` to a holder of ``have`` with a message that names both roles;
+    ``label`` is how the user started it (``crm2 unmerge``)."""
+    need = needed(action)
+    if not may(have, need):
+        label = label or f"crm2 {action.replace('.', ' ')}"
+        raise Refused(f"{label} needs role {need} (you are {have})")
+
+
+def action_of(command_path: str) -> str:
+    """The action name of a CLI command path: ``crm2 migrate erase`` -> ``migrate.erase``."""
+    words = command_path.split()[1:]
+    return ".".join(words)
+
+
 _actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("crm2_actor", default=None)
 _command: contextvars.ContextVar[str | None] = contextvars.ContextVar("crm2_command", default=None)
 
@@ -74,7 +93,19 @@ def current_actor() -> str:
     return _actor.get() or os.environ.get("CRM2_ACTOR") or _os_user()
 
 
+def named_actor() -> str | None:
+    """The actor named explicitly (``--actor``, the console's user, ``CRM2_ACTOR``), else None."""
+    return _actor.get() or os.environ.get("CRM2_ACTOR") or None
+
+
 def current_command() -> str | None:
+    """The command being run: set per command or request; a program crm2 started inherits it
+    through ``CRM2_COMMAND`` so its audit entries name it too."""
+    return _command.get() or os.environ.get("CRM2_COMMAND") or None
+
+
+def checked_command() -> str | None:
+    """The command whose role the store should check when it opens (this process's own only)."""
     return _command.get()
 
 

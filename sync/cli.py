@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, logs
+from sync import cli_golden, cli_mapping, cli_migrate, logs, private
 from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
 from sync.cli_common import console as _console
 from sync.exitcodes import ExitCode
@@ -28,8 +28,11 @@ from sync.exitcodes import ExitCode
 @click.option("-v", "--verbose", is_flag=True, help="More log output.")
 @click.option("--json-logs/--no-json-logs", default=None,
               help="Log as JSON lines (default: JSON unless stderr is a terminal).")
+@click.option("--actor", envvar="CRM2_ACTOR", default=None, metavar="NAME",
+              help="Who is acting, for the audit log (a service account) [env CRM2_ACTOR; default: the OS user].")
 @click.version_option(package_name="crm2")
-def cli(debug: bool, verbose: bool, json_logs: bool | None) -> None:
+def cli(debug: bool, verbose: bool, json_logs: bool | None, actor: str | None) -> None:
+    private.restrict_umask()
     logs.configure(verbose=verbose or debug, json_logs=json_logs)
 
 
@@ -187,7 +190,7 @@ def report(store: str | None, out: Path) -> None:
 
     with Store.open(store) as st:
         data = reporting.collect(st)
-    out.write_text(reporting.render(data), encoding="utf-8")
+    private.write_text(out, reporting.render(data))
     click.echo(f"wrote {out} ({data.golden_customers:,} golden customers, {len(data.runs)} runs)")
 
 

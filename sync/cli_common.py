@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from sync import access
 from sync.exitcodes import ExitCode
 from sync.lock import LockHeld
 from sync.redaction import redact
@@ -49,9 +51,19 @@ def handled(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        # who runs which command: the store checks its role, the audit log records both, and
+        # programs the command starts inherit it (CRM2_COMMAND)
+        command = " ".join(["crm2", *ctx.command_path.split()[1:]])
+        before = os.environ.get("CRM2_COMMAND")
+        os.environ["CRM2_COMMAND"] = command
         try:
-            return fn(*args, **kwargs)
+            with access.acting_as(ctx.find_root().params.get("actor"), command):
+                return fn(*args, **kwargs)
+        except access.Refused as exc:
+            click.echo(f"crm2: {redact(str(exc))}", err=True)
+            sys.exit(ExitCode.CONFIG)
         except ConfigError as exc:
             for problem in exc.problems:
                 click.echo(redact(str(problem)), err=True)
@@ -72,5 +84,10 @@ def handled(fn: F) -> F:
             click.echo(f"crm2: error: {redact(str(exc)) or type(exc).__name__} "
                        "(run with --debug for the traceback)", err=True)
             sys.exit(ExitCode.FAILED)
+        finally:
+            if before is None:
+                os.environ.pop("CRM2_COMMAND", None)
+            else:
+                os.environ["CRM2_COMMAND"] = before
 
     return wrapper  # type: ignore[return-value]

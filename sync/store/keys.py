@@ -1,0 +1,100 @@
+"""Keys of encrypted SQLite stores (SQLCipher): where a key comes from, where crm2 keeps one.
+
+A store's key is never in the pipeline config and never beside the data. In order:
+
+1. the key handed to :meth:`Store.open` (``key=``);
+2. ``CRM2_STORE_KEY`` — the key itself, for a service that injects secrets as environment;
+   ``store.key_env`` in a pipeline config names another variable and is copied here;
+3. ``CRM2_STORE_KEY_FILE`` — a file holding it (``store.key_file`` in a pipeline config);
+4. crm2's key folder (``CRM2_KEY_DIR``, else ``$XDG_CONFIG_HOME/crm2/keys``, else
+   ``~/.config/crm2/keys``): one 0600 file per store, named by a hash of the store's absolute
+   path. ``crm2 demo`` and ``crm2 store rekey`` keep the keys they make there.
+
+No key found: the store is opened as plain SQLite, so unencrypted stores keep working.
+A key is 64 hex digits (a raw 256-bit key, used as is) or any other text (a passphrase, which
+SQLCipher stretches with PBKDF2 on every connection — slower, so crm2 makes raw keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+
+from sync import private
+from sync.access import Refused
+
+KEY_ENV = "CRM2_STORE_KEY"
+KEY_FILE_ENV = "CRM2_STORE_KEY_FILE"
+KEY_DIR_ENV = "CRM2_KEY_DIR"
+
+_RAW = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class StoreKeyError(Refused):
+    """The store's key is missing, wrong or unreadable (exit 2: nothing ran)."""
+
+
+def new_key() -> str:
+    """A fresh random 256-bit key as 64 hex digits."""
+    return secrets.token_hex(32)
+
+
+def key_dir() -> Path:
+    if os.environ.get(KEY_DIR_ENV):
+        return Path(os.environ[KEY_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "crm2" / "keys"
+
+
+def kept_key_path(store_path: Path) -> Path:
+    """Where crm2 keeps the key of the store at ``store_path`` (whether or not one is there)."""
+    digest = hashlib.sha256(str(Path(store_path).resolve()).encode()).hexdigest()[:24]
+    return key_dir() / f"{digest}.key"
+
+
+def read_key_file(path: Path, what: str) -> str:
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise StoreKeyError(f"cannot read the store key from {what} {path} ({type(exc).__name__})") from None
+    if not text:
+        raise StoreKeyError(f"the store key file {path} is empty")
+    return text
+
+
+def find(store_path: Path) -> tuple[str | None, str | None]:
+    """The key for the store at ``store_path`` and where it came from, or (None, None)."""
+    if os.environ.get(KEY_ENV):
+        return os.environ[KEY_ENV], f"${KEY_ENV}"
+    if os.environ.get(KEY_FILE_ENV):
+        path = Path(os.environ[KEY_FILE_ENV])
+        return read_key_file(path, f"${KEY_FILE_ENV}"), str(path)
+    kept = kept_key_path(store_path)
+    if kept.is_file():
+        return read_key_file(kept, "crm2's key folder"), str(kept)
+    return None, None
+
+
+def keep(store_path: Path, key: str) -> Path:
+    """Save ``key`` in crm2's key folder for this store (0600 in a 0700 folder); refuses a
+    key folder inside the store's own folder, where a copied data folder would carry its key."""
+    path = kept_key_path(store_path)
+    data_dir = Path(store_path).resolve().parent
+    if path.resolve().is_relative_to(data_dir):
+        raise StoreKeyError(f"the key folder {path.parent} is inside the store's folder {data_dir}; "
+                            f"set {KEY_DIR_ENV} to a folder elsewhere")
+    private.mkdir(path.parent)
+    tmp = path.with_suffix(".tmp")
+    private.write_text(tmp, key + "\n")
+    tmp.replace(path)
+    return path
+
+
+def pragma(key: str) -> str:
+    """The ``PRAGMA key``/``rekey`` operand for a key: raw keys skip the passphrase stretching."""
+    if _RAW.match(key):
+        return f"\"x'{key.lower()}'\""
+    return "'" + key.replace("'", "''") + "'"
