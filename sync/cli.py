@@ -92,6 +92,8 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     if summary.get("example"):
         console.print(f"Why is a customer tier A? crm2 explain customer {summary['example']} {store_flag}",
                       markup=False, highlight=False)
+    console.print(f"Store encrypted (SQLCipher); its key is kept in {result.key_file}" if result.key_file
+                  else "Store NOT encrypted (made before encryption; crm2 store rekey encrypts it)", markup=False)
     if result.missing:
         console.print("[bold]Not there yet in this version:[/bold]")
         for item in result.missing:
@@ -244,6 +246,7 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
+__import__("sync.cli_security").cli_security.register(cli)  # crm2 store …, crm2 audit … (issue 15)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Any
 
 from sync import private
 from sync.access import Refused
@@ -98,3 +99,45 @@ def pragma(key: str) -> str:
     if _RAW.match(key):
         return f"\"x'{key.lower()}'\""
     return "'" + key.replace("'", "''") + "'"
+
+
+def quiet(dbapi_conn: Any) -> None:
+    """SQLCipher logs a wrong key to stderr itself; crm2 says it once, in its own words."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA cipher_log_level = NONE")
+    cur.close()
+
+
+def rekey(store_path: Path, old_key: str | None, new_key: str) -> None:
+    """Re-encrypt the store file with ``new_key``: SQLCipher's rekey for an encrypted store, an
+    encrypted copy (``sqlcipher_export``) swapped in for a plain one. The caller holds the run
+    lock, so nothing else writes meanwhile."""
+    import sqlcipher3
+
+    store_path = Path(store_path)
+    conn = sqlcipher3.connect(str(store_path), isolation_level=None)
+    try:
+        quiet(conn)
+        if old_key:
+            conn.execute(f"PRAGMA key = {pragma(old_key)}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # proves the old key
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if old_key:
+            conn.execute(f"PRAGMA rekey = {pragma(new_key)}")
+            return
+        tmp = store_path.with_name(store_path.name + ".rekey")
+        tmp.unlink(missing_ok=True)
+        private.touch(tmp)
+        conn.execute(f"ATTACH DATABASE ? AS encrypted KEY {pragma(new_key)}", (str(tmp),))
+        conn.execute("SELECT sqlcipher_export('encrypted')")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA encrypted.user_version = {int(version)}")
+        conn.execute("DETACH DATABASE encrypted")
+    except sqlcipher3.DatabaseError:
+        raise StoreKeyError(f"cannot open the store {store_path} with its current key") from None
+    finally:
+        conn.close()
+    # the plain file's WAL was checkpointed into it above; the encrypted copy replaces both
+    for suffix in ("-wal", "-shm"):
+        store_path.with_name(store_path.name + suffix).unlink(missing_ok=True)
+    tmp.replace(store_path)

@@ -169,6 +169,7 @@ def _keyer(key: str) -> Any:
     operand = keys.pragma(key)
 
     def set_key(dbapi_conn: Any, _record: Any) -> None:
+        keys.quiet(dbapi_conn)
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA key = {operand}")  # before anything else touches the file
         cur.close()
