@@ -50,6 +50,7 @@ def rekey(store: str | None, new_key_env: str | None, key_file: Path | None) -> 
     else:
         new_key = keys.new_key()
     register_secret(new_key)
+    home = None if new_key_env and key_file is None else keys.key_home(path, key_file)  # refuse before changing
     with run_lock(url):
         with Store.open(url) as st:  # migrates, checks the role, proves the current key
             was_encrypted = st.encrypted
@@ -59,16 +60,15 @@ def rekey(store: str | None, new_key_env: str | None, key_file: Path | None) -> 
 
                 st.audit(conn, [AuditEntry("rekey", "crm2", "store", path.name, None, None,
                                            {"encrypted_before": was_encrypted})], None)
-        keys.rekey(path, old_key if was_encrypted else None, new_key)
-        if key_file is not None:
-            from sync import private
-
-            private.write_text(key_file, new_key + "\n")
-            kept = str(key_file)
-        elif new_key_env:
-            kept = f"${new_key_env} (crm2 did not store it)"
+        if home is not None:
+            # the new key is on disk before the store needs it: a crash in between loses nothing
+            pending = keys.keep(path, new_key, home.with_name(home.name + ".new"))
+            keys.rekey(path, old_key if was_encrypted else None, new_key)
+            pending.replace(home)
+            kept = str(home)
         else:
-            kept = str(keys.keep(path, new_key))
+            keys.rekey(path, old_key if was_encrypted else None, new_key)
+            kept = f"${new_key_env} (crm2 did not store it)"
     click.echo(f"{path}: {'re-encrypted' if was_encrypted else 'encrypted'} with a new key, kept in {kept}")
     if source and source.startswith("$") and source != f"${new_key_env}":
         click.echo(f"crm2: {source} still holds the old key: update it", err=True)

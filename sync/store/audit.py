@@ -112,9 +112,15 @@ def _rows(conn: Connection) -> Iterator[Any]:
 def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> Verdict:
     """Walk the chain from the first entry; the first break found, or none."""
     prev_hash, prev_id, checked = GENESIS, 0, 0
+    before_prev = None  # the hash of the entry before the previous one
     seen_anchor = anchor is None
     for row in _rows(conn):
         data = row._mapping
+        if row.prev_hash != prev_hash and before_prev is not None and row.prev_hash == before_prev:
+            # this entry links past the previous one, which therefore came in later
+            return Verdict(checked - 1, prev_id - 1 or None, before_prev, Break(
+                prev_id, "inserted", f"audit entry {prev_id} was inserted: entry {row.id} links past it to "
+                                     f"entry {prev_id - 1}"))
         if row.hash is None or row.hash != entry_hash(data, row.prev_hash or ""):
             if row.prev_hash != prev_hash and row.id == prev_id + 1:
                 return Verdict(checked, prev_id or None, prev_hash, Break(
@@ -136,7 +142,7 @@ def verify(conn: Connection, anchor: tuple[int, str] | None = None) -> Verdict:
                     row.id, "changed", f"audit entry {row.id} differs from the anchor kept for it "
                                        "(the log was rewritten from there on)"))
             seen_anchor = True
-        prev_hash, prev_id, checked = row.hash, row.id, checked + 1
+        before_prev, prev_hash, prev_id, checked = prev_hash, row.hash, row.id, checked + 1
     if not seen_anchor:
         assert anchor is not None
         return Verdict(checked, prev_id or None, prev_hash, Break(

@@ -79,16 +79,23 @@ def find(store_path: Path) -> tuple[str | None, str | None]:
     return None, None
 
 
-def keep(store_path: Path, key: str) -> Path:
-    """Save ``key`` in crm2's key folder for this store (0600 in a 0700 folder); refuses a
-    key folder inside the store's own folder, where a copied data folder would carry its key."""
-    path = kept_key_path(store_path)
+def key_home(store_path: Path, key_file: Path | None = None) -> Path:
+    """Where a new key for this store goes (``key_file`` or crm2's key folder); refuses a place
+    inside the store's own folder, where a copied data folder would carry its key along."""
+    path = Path(key_file).expanduser() if key_file else kept_key_path(store_path)
     data_dir = Path(store_path).resolve().parent
     if path.resolve().is_relative_to(data_dir):
-        raise StoreKeyError(f"the key folder {path.parent} is inside the store's folder {data_dir}; "
-                            f"set {KEY_DIR_ENV} to a folder elsewhere")
+        what = "key file" if key_file else "key folder"
+        raise StoreKeyError(f"the {what} {path if key_file else path.parent} is inside the store's folder "
+                            f"{data_dir}; keep keys elsewhere" + ("" if key_file else f" (set {KEY_DIR_ENV})"))
+    return path
+
+
+def keep(store_path: Path, key: str, key_file: Path | None = None) -> Path:
+    """Save ``key`` for this store (0600 in a 0700 folder), at :func:`key_home`."""
+    path = key_home(store_path, key_file)
     private.mkdir(path.parent)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     private.write_text(tmp, key + "\n")
     tmp.replace(path)
     return path
