@@ -18,12 +18,15 @@ with ``crm2 store grant USER ROLE``.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from sync.access import Refused, Role
+
+log = logging.getLogger(__name__)
 
 AUDIT = "audit_log"
 STEWARD_WRITES = {"match_constraints": "INSERT, DELETE", "match_pairs": "UPDATE"}
@@ -77,21 +80,33 @@ def create_roles(conn: Connection) -> None:
         conn.execute(sa.text(f"GRANT {lower} TO {Role.ADMIN} WITH ADMIN OPTION"))
 
 
-def apply(conn: Connection) -> None:
-    """Create the roles and (re)apply the grants on every table there is now."""
-    create_roles(conn)
+def apply(conn: Connection) -> bool:
+    """Create the roles and (re)apply the grants on every table there is now; False (and a
+    warning) when this user may not create roles and they do not exist yet."""
+    existing = set(conn.execute(sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE 'crm2\\_%'")).scalars())
+    may_create = conn.execute(sa.text(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")).scalar()
+    if not may_create:
+        if not {r.value for r in Role} <= existing:
+            log.warning("the crm2 roles do not exist and this user may not create them: run `crm2 store grant` "
+                        "as a user with CREATEROLE (docs/security.md)")
+            return False
+    else:
+        create_roles(conn)
     for statement in statements(_tables(conn)):
         conn.execute(sa.text(statement))
+    return True
 
 
 def role_of(conn: Connection) -> tuple[str, Role | None]:
-    """The connected user and the highest crm2 role it holds (superusers and the schema's
-    owner count as admin); None when it holds none."""
+    """The connected user and the highest crm2 role it holds (superusers, the database's owner
+    and the schema's owner count as admin); None when it holds none."""
     user, superuser = conn.execute(sa.text(
         "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
-    owner = conn.execute(sa.text(
-        "SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version' LIMIT 1")).scalar()
-    if superuser or owner == user:
+    owners = set(conn.execute(sa.text(
+        "SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version' "
+        "UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")).scalars())
+    if superuser or user in owners:
         return user, Role.ADMIN
     held = set(conn.execute(sa.text(
         "SELECT rolname FROM pg_roles WHERE rolname LIKE 'crm2\\_%' "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from sync.store.schema import (
 )
 
 DEFAULT_PATH = Path(".crm2") / "crm2.sqlite"
+log = logging.getLogger(__name__)
 
 
 def now() -> datetime:
@@ -183,6 +185,7 @@ def create_engine(url: str, *, key: str | None = None, **options: Any) -> Engine
     :class:`~sync.store.keys.StoreKeyError` naming what to set, never "file is not a database"."""
     path = sqlite_path(url)
     if path is None:
+        _warn_unverified_tls(url)
         return sa.create_engine(url, future=True, **options)
     private.touch(path)
     source = "the key given"
@@ -215,6 +218,19 @@ def create_engine(url: str, *, key: str | None = None, **options: Any) -> Engine
     return engine
 
 
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def _warn_unverified_tls(url: str) -> None:
+    """PostgreSQL over a network should verify the server (sslmode=verify-full): say so once."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.host in _LOCAL_HOSTS or str(parsed.host).startswith("/"):
+        return
+    if parsed.query.get("sslmode") not in ("verify-full", "verify-ca"):
+        log.warning("the store connection to %s does not verify the server's certificate: add "
+                    "?sslmode=verify-full&sslrootcert=… to the URL (docs/security.md)", parsed.host)
+
+
 class Store:
     """Access to a crm2 store. Use :meth:`open`; it migrates the schema to the current head."""
 
@@ -227,9 +243,9 @@ class Store:
         engine = create_engine(url, key=key)
         store = cls(engine)
         try:
+            store.check_role()  # before the migration reads anything: a clear refusal, not SQL's
             if upgrade:
                 migrate.upgrade(engine)
-            store.check_role()
         except BaseException:
             engine.dispose()
             raise
