@@ -93,7 +93,8 @@ def _failures() -> Iterator[None]:
     except EraseError as exc:
         raise Abort(ExitCode.CONFIG, str(exc)) from None
     except ArchiveError as exc:
-        code = ExitCode.CONFIG if "not empty" in str(exc) or "not a crm2 archive" in str(exc) else ExitCode.FAILED
+        code = (ExitCode.CONFIG if "not empty" in str(exc) or "not a crm2 archive" in str(exc)
+                or "CRM2_ARCHIVE_KEY" in str(exc) else ExitCode.FAILED)
         raise Abort(code, str(exc)) from None
 
 
@@ -248,9 +249,11 @@ def cutover_command(config_path: Path, sources: tuple[str, ...], sample: int, as
 @click.option("--gzip", "compress", is_flag=True, help="Compress JSON lines files (.jsonl.gz).")
 @click.option("--check", "check_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Check an existing archive instead: every file against the manifest's SHA-256 and rows.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt every file (AES-256-GCM) with the key in CRM2_ARCHIVE_KEY (64 hex digits).")
 @handled
 def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Path | None, fmt: str,
-                    compress: bool, check_dir: Path | None) -> None:
+                    compress: bool, check_dir: Path | None, encrypt: bool) -> None:
     """Export the retired system's raw records (every stream and field, from a fresh full read)
     and crm2's crosswalk for it, with a manifest of SHA-256 checksums.
     """
@@ -266,7 +269,8 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
     loaded, url = _load(config_path)
     with _failures(), Store.open(url) as store, _progress("archiving") as progress:
         manifest = write_archive(out, store, open_sources(loaded, sources), fmt=fmt,
-                                 compress=compress and fmt == "jsonl", config=str(loaded.path), on_record=progress)
+                                 compress=compress and fmt == "jsonl", config=str(loaded.path), on_record=progress,
+                                 encrypt=encrypt)
     for entry in manifest.files:
         click.echo(f"{entry.path:<48} {entry.rows:>10,} rows  sha256 {entry.sha256}")
     click.echo(f"wrote {out}/manifest.json ({len(manifest.files)} files, run {manifest.run_id})", err=True)
