@@ -272,3 +272,28 @@ def test_cli_actor_option_names_the_service_account(tmp_path: Path):
     listed = crm2("audit", "list", "--store", path, "--actor", "svc-nightly", "--json",
                   env={"CRM2_KEY_DIR": str(tmp_path / "keys")})
     assert '"command": "crm2 store rekey"' in listed.stdout
+
+
+def test_a_pipeline_config_names_the_store_key_by_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from sync.config import StoreConfig
+    from sync.yamlconf import ConfigError
+
+    for name in (keys.KEY_ENV, keys.KEY_FILE_ENV):  # restored to what they were after the test
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(keys.KEY_DIR_ENV, str(tmp_path / "no-keys-here"))
+    monkeypatch.setenv("SHOP_STORE_KEY", keys.new_key())
+    url = StoreConfig(url="data/s.sqlite", key_env="SHOP_STORE_KEY").resolved_url(tmp_path)
+    with Store.open(url) as st:
+        assert st.encrypted
+    monkeypatch.delenv(keys.KEY_ENV)  # a later process that was not given the key
+    with pytest.raises(keys.StoreKeyError, match="is encrypted"):
+        Store.open(url)
+    key_file = tmp_path / "secrets" / "store.key"
+    private.write_text(key_file, os.environ["SHOP_STORE_KEY"])
+    with Store.open(StoreConfig(url="data/s.sqlite", key_file=str(key_file)).resolved_url(tmp_path)) as st:
+        assert st.encrypted
+    with pytest.raises(ConfigError):
+        StoreConfig(url="data/s.sqlite", key_file="missing.key").resolved_url(tmp_path)
+    with pytest.raises(ConfigError):
+        StoreConfig(url="data/s.sqlite", key_env="NOT_SET_ANYWHERE").resolved_url(tmp_path)
