@@ -42,12 +42,17 @@ ACTIONS: dict[str, Role] = {
     "review.list": Role.VIEWER,
     "audit.list": Role.VIEWER,
     "audit.verify": Role.VIEWER,
+    "store.role": Role.VIEWER,
+    "validate": Role.VIEWER,
+    "serve": Role.VIEWER,  # the console checks each action of a request on its own
     # deciding matches
     "review.confirm": Role.STEWARD,
     "review.reject": Role.STEWARD,
     "unmerge": Role.STEWARD,
     # running the job
     "sync": Role.OPERATOR,
+    "demo": Role.OPERATOR,
+    "migrate.plan": Role.OPERATOR,
     "writeback": Role.OPERATOR,
     "migrate.run": Role.OPERATOR,
     "migrate.verify": Role.OPERATOR,
@@ -78,9 +83,12 @@ def check(have: Role, action: str, label: str | None = None) -> None:
         raise Refused(f"{label} needs role {need} (you are {have})")
 
 
-def action_of(command_path: str) -> str:
-    """The action name of a CLI command path: ``crm2 migrate erase`` -> ``migrate.erase``."""
-    words = command_path.split()[1:]
+def action_of(command: str) -> str:
+    """The action of a command: ``crm2 migrate erase`` -> ``migrate.erase``; an action name
+    (``review.confirm``) is returned as it is."""
+    words = command.split()
+    if words and words[0] == "crm2":
+        words = words[1:]
     return ".".join(words)
 
 

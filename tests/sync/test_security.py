@@ -297,3 +297,16 @@ def test_a_pipeline_config_names_the_store_key_by_env_or_file(tmp_path: Path, mo
         StoreConfig(url="data/s.sqlite", key_file="missing.key").resolved_url(tmp_path)
     with pytest.raises(ConfigError):
         StoreConfig(url="data/s.sqlite", key_env="NOT_SET_ANYWHERE").resolved_url(tmp_path)
+
+
+def test_each_command_needs_its_role_and_the_refusal_names_both():
+    from sync.access import Refused, Role, action_of, check
+
+    assert action_of("crm2 review confirm") == action_of("review.confirm") == "review.confirm"
+    check(Role.STEWARD, action_of("crm2 unmerge"), "crm2 unmerge")
+    with pytest.raises(Refused, match=r"^crm2 unmerge needs role crm2_steward \(you are crm2_viewer\)$"):
+        check(Role.VIEWER, action_of("crm2 unmerge"), "crm2 unmerge")
+    with pytest.raises(Refused, match="crm2 store rekey needs role crm2_admin"):
+        check(Role.OPERATOR, "store.rekey")
+    with pytest.raises(Refused, match="needs role crm2_admin"):  # an action nobody listed: admins only
+        check(Role.OPERATOR, "something.new")
