@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from sync import cli_golden, cli_mapping, cli_migrate, logs, private
+from sync import cli_golden, cli_mapping, cli_migrate, logs
 from sync.cli_common import EXIT_CODES_HELP, STORE_OPTION, Abort, handled
 from sync.cli_common import console as _console
 from sync.exitcodes import ExitCode
@@ -32,7 +32,6 @@ from sync.exitcodes import ExitCode
               help="Who is acting, for the audit log (a service account) [env CRM2_ACTOR; default: the OS user].")
 @click.version_option(package_name="crm2")
 def cli(debug: bool, verbose: bool, json_logs: bool | None, actor: str | None) -> None:
-    private.restrict_umask()
     logs.configure(verbose=verbose or debug, json_logs=json_logs)
 
 
@@ -187,6 +186,7 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
 @handled
 def report(store: str | None, out: Path) -> None:
     """Write one self-contained HTML report: tiers, churn risk, lifecycle, data quality, sync volumes."""
+    from sync import private
     from sync import report as reporting
     from sync.store import Store
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from sync import access
+from sync import access, private
 from sync.exitcodes import ExitCode
 from sync.lock import LockHeld
 from sync.redaction import redact
@@ -51,6 +51,7 @@ def handled(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        private.restrict_umask()  # whatever this command and the programs it starts write is private
         ctx = click.get_current_context()
         debug = bool(ctx.find_root().params.get("debug"))
         # who runs which command: the store checks its role, the audit log records both, and
