@@ -104,9 +104,12 @@ def grant(user: str, role: str, store: str | None) -> None:
 
 @store.command("role", epilog=EXIT_CODES_HELP)
 @STORE_OPTION
+@click.option("--all", "show_all", is_flag=True, help="Also list every command and the role it needs.")
 @handled
-def role_command(store: str | None) -> None:
-    """Show the crm2 role you have in this store, and whether it is encrypted."""
+def role_command(store: str | None, show_all: bool) -> None:
+    """Show the crm2 role you have in this store, whether it is encrypted, and (--all) the role
+    each command needs."""
+    from sync.access import ACTIONS, may
     from sync.store import Store
 
     with Store.open(store) as st:
@@ -114,6 +117,14 @@ def role_command(store: str | None) -> None:
         where = "PostgreSQL" if st.engine.dialect.name == "postgresql" else (
             "SQLite, encrypted (SQLCipher)" if st.encrypted else "SQLite, NOT encrypted")
     click.echo(f"role: {have.value if have else 'none'}; store: {where}")
+    if show_all:
+        table = Table(title="the role each command needs (roles include the ones above them)")
+        for column in ("command", "needs", "you may"):
+            table.add_column(column)
+        for action, need in ACTIONS.items():
+            table.add_row("crm2 " + action.replace(".", " "), need.value,
+                          "yes" if have is not None and may(have, need) else "no")
+        console().print(table)
 
 
 @click.group()

@@ -83,6 +83,10 @@ def test_a_viewer_is_refused_by_crm2_and_by_the_database(db: str):
     erase = crm2("store", "grant", "someone", "crm2_admin", "--store", viewer)
     assert erase.returncode == 2 and "crm2 store grant needs role crm2_admin (you are crm2_viewer)" in erase.stderr
     assert crm2("runs", "--store", viewer).returncode == 0
+    shown = crm2("store", "role", "--all", "--store", viewer)
+    assert shown.returncode == 0 and "role: crm2_viewer; store: PostgreSQL" in shown.stdout
+    assert any(line.split("│")[1:4] == [" crm2 unmerge ", " crm2_steward ", " no "] for line in shown.stdout.splitlines()
+               if "crm2 unmerge" in line)
     assert crm2("audit", "verify", "--store", viewer).returncode == 0
     # bypassing crm2: the write in plain SQL
     for sql in ("INSERT INTO match_constraints (entity, left_ref, right_ref, kind, created_at) "
