@@ -9,11 +9,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from sync import private
+
 METRICS_ENV = "CRM2_METRICS_FILE"
 
 
 def write_metrics(figures: Mapping[str, Any]) -> None:
     path = os.environ.get(METRICS_ENV)
     if path:
-        with open(path, "w", encoding="utf-8") as out:
+        with private.open_write(path, "w", encoding="utf-8") as out:
             json.dump(figures, out, default=str)

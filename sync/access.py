@@ -16,6 +16,9 @@ import os
 from collections.abc import Iterator
 from enum import StrEnum
 
+from sync.errors import Crm2Error
+from sync.exitcodes import ExitCode
+
 
 class Role(StrEnum):
     VIEWER = "crm2_viewer"
@@ -42,12 +45,17 @@ ACTIONS: dict[str, Role] = {
     "review.list": Role.VIEWER,
     "audit.list": Role.VIEWER,
     "audit.verify": Role.VIEWER,
+    "store.role": Role.VIEWER,
+    "validate": Role.VIEWER,
+    "serve": Role.VIEWER,  # the console checks each action of a request on its own
     # deciding matches
     "review.confirm": Role.STEWARD,
     "review.reject": Role.STEWARD,
     "unmerge": Role.STEWARD,
     # running the job
     "sync": Role.OPERATOR,
+    "demo": Role.OPERATOR,
+    "migrate.plan": Role.OPERATOR,
     "writeback": Role.OPERATOR,
     "migrate.run": Role.OPERATOR,
     "migrate.verify": Role.OPERATOR,
@@ -65,6 +73,30 @@ def needed(action: str) -> Role:
     return ACTIONS.get(action, Role.ADMIN)
 
 
+class Refused(Crm2Error):
+    """A command may not go ahead: a missing role or key (exit 2, nothing ran)."""
+
+    exit_code = ExitCode.CONFIG
+
+
+def check(have: Role, action: str, label: str | None = None) -> None:
+    """Refuse ``action`` to a holder of ``have`` with a message that names both roles;
+    ``label`` is how the user started it (``crm2 unmerge``)."""
+    need = needed(action)
+    if not may(have, need):
+        label = label or f"crm2 {action.replace('.', ' ')}"
+        raise Refused(f"{label} needs role {need} (you are {have})")
+
+
+def action_of(command: str) -> str:
+    """The action of a command: ``crm2 migrate erase`` -> ``migrate.erase``; an action name
+    (``review.confirm``) is returned as it is."""
+    words = command.split()
+    if words and words[0] == "crm2":
+        words = words[1:]
+    return ".".join(words)
+
+
 _actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("crm2_actor", default=None)
 _command: contextvars.ContextVar[str | None] = contextvars.ContextVar("crm2_command", default=None)
 
@@ -74,7 +106,19 @@ def current_actor() -> str:
     return _actor.get() or os.environ.get("CRM2_ACTOR") or _os_user()
 
 
+def named_actor() -> str | None:
+    """The actor named explicitly (``--actor``, the console's user, ``CRM2_ACTOR``), else None."""
+    return _actor.get() or os.environ.get("CRM2_ACTOR") or None
+
+
 def current_command() -> str | None:
+    """The command being run: set per command or request; a program crm2 started inherits it
+    through ``CRM2_COMMAND`` so its audit entries name it too."""
+    return _command.get() or os.environ.get("CRM2_COMMAND") or None
+
+
+def checked_command() -> str | None:
+    """The command whose role the store should check when it opens (this process's own only)."""
     return _command.get()
 
 

@@ -19,6 +19,7 @@ from typing import IO
 
 import orjson
 
+from sync import private
 from synthetic.companies import Universe
 from synthetic.generator import ALL_OBJECTS, OBJECTS, generate_range
 
@@ -56,13 +57,13 @@ def write_dataset(out: Path, customers: int, seed: int, *, workers: int = 1,
     out = Path(out)
     for system in OBJECTS:
         if system != "truth":
-            (out / system).mkdir(parents=True, exist_ok=True)
+            private.mkdir(out / system)
     counts = dict.fromkeys(KEYS, 0)
     blocks = [(start, min(start + BLOCK, customers)) for start in range(0, customers, BLOCK)]
     files: dict[str, IO[bytes]] = {}
     try:
         for key in KEYS:
-            files[key] = file_for(out, key).open("wb")
+            files[key] = private.open_write(file_for(out, key), "wb")
         done = 0
         for (start, stop), chunk in zip(blocks, _rendered(customers, seed, blocks, workers), strict=True):
             for key, data in chunk.items():

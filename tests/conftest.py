@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 from throwaway_postgres import shared
+
+# Store keys the tests' demos make go to a folder of this test session, not the user's
+# ~/.config/crm2/keys; programs the tests start inherit it.
+os.environ.setdefault("CRM2_KEY_DIR", tempfile.mkdtemp(prefix="crm2-test-keys-"))
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,8 @@ class ThrowawayPostgres:
     initdb refuses to run as root, so as root the server runs as the ``postgres`` system user.
     """
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, ssl_files: tuple[Path, Path] | None = None) -> None:
+        """``ssl_files`` (certificate, key): the server also speaks TLS with them."""
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="crm2-pg-"))
         self.data, sock = self.root / "data", self.root / "sock"
@@ -52,10 +53,20 @@ class ThrowawayPostgres:
             shutil.chown(sock, "postgres")
             self.prefix = ["runuser", "-u", "postgres", "--"]
         port = _free_port()
+        ssl_options = ""
+        if ssl_files is not None:
+            for name, source in zip(("server.crt", "server.key"), ssl_files, strict=True):
+                shutil.copyfile(source, self.root / name)
+                os.chmod(self.root / name, 0o600)
+                if self.prefix:
+                    shutil.chown(self.root / name, "postgres")
+            ssl_options = (f" -c ssl=on -c ssl_cert_file={self.root / 'server.crt'}"
+                           f" -c ssl_key_file={self.root / 'server.key'}")
         self._run(str(bindir / "initdb"), "-D", str(self.data), "-U", "crm2", "--auth=trust", "-E", "UTF8",
                   "--no-sync")
         self._run(str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
-                  f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+                  f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+                  + ssl_options,
                   "start")
         self.url = f"postgresql+psycopg://crm2@127.0.0.1:{port}/postgres"
         self.running = True

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.crm2.tap_streams import CustomerScoresStream
 from connectors.sdk import Crm2Tap, parse_settings
 from sync.redaction import register_secret
-from sync.store.store import store_url
+from sync.store.store import create_engine, store_url
 
 
 class TapCrm2Config(BaseModel):
@@ -68,7 +68,7 @@ class TapCrm2(Crm2Tap):
             password = sa.make_url(url).password
             register_secret(str(password) if password else None)
             # read-only use: no migrations here, the store is upgraded by crm2 before a run
-            self._engine = sa.create_engine(url)
+            self._engine = create_engine(url)  # private file, SQLCipher key when the store has one
         return self._engine
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.finance import ledger
+from sync import private
 
 
 @dataclass
@@ -32,8 +33,8 @@ class FinanceLedgerHandle:
 
 def write_ledger(path: Path, records: Any) -> dict[str, int]:
     """A fresh SQLite ledger at ``path`` holding ``records`` (``(object, record)`` pairs)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
+    private.touch(path)
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         return ledger.load(engine, records)

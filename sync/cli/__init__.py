@@ -23,6 +23,7 @@ from sync.cli import mapping as cli_mapping
 from sync.cli import migrate as cli_migrate
 from sync.cli import sandbox as cli_sandbox
 from sync.cli import scores as cli_scores
+from sync.cli import security as cli_security
 from sync.cli import state as cli_state
 from sync.cli.common import (
     EXIT_CODES_HELP,
@@ -43,8 +44,10 @@ from sync.cli.common import console as _console
 @click.option("-v", "--verbose", is_flag=True, help="More log output.")
 @click.option("--json-logs/--no-json-logs", default=None,
               help="Log as JSON lines (default: JSON unless stderr is a terminal).")
+@click.option("--actor", envvar="CRM2_ACTOR", default=None, metavar="NAME",
+              help="Who is acting, for the audit log (a service account) [env CRM2_ACTOR; default: the OS user].")
 @click.version_option(package_name="crm2")
-def cli(debug: bool, verbose: bool, json_logs: bool | None) -> None:
+def cli(debug: bool, verbose: bool, json_logs: bool | None, actor: str | None) -> None:
     logs.configure(verbose=verbose or debug, json_logs=json_logs)
 
 
@@ -104,6 +107,8 @@ def demo(customers: int, seed: int, workdir: Path, fresh: bool) -> None:
     if summary.get("example"):
         console.print(f"Why is a customer tier A? crm2 explain customer {summary['example']} {store_flag}",
                       markup=False, highlight=False)
+    console.print(f"Store encrypted (SQLCipher); its key is kept in {result.key_file}" if result.key_file
+                  else "Store NOT encrypted (made before encryption; crm2 store rekey encrypts it)", markup=False)
     if result.missing:
         console.print("[bold]Not there yet in this version:[/bold]")
         for item in result.missing:
@@ -292,11 +297,12 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
 @handled
 def report(store: str | None, out: Path) -> None:
     """Write one self-contained HTML report: tiers, churn risk, lifecycle, data quality, sync volumes."""
+    from sync import private
     from sync import report as reporting
 
     with open_store(store) as st:
         data = reporting.collect(st)
-    out.write_text(reporting.render(data), encoding="utf-8")
+    private.write_text(out, reporting.render(data))
     click.echo(f"wrote {out} ({data.golden_customers:,} golden customers, {len(data.runs)} runs)")
 
 
@@ -324,7 +330,7 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
 
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS,
-                 cli_scores.scores, cli_sandbox.sandbox, cli_state.state, cli_init.init):
+                 cli_scores.scores, cli_sandbox.sandbox, cli_state.state, cli_init.init, *cli_security.COMMANDS):
     cli.add_command(_command)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.console import Console
 
+from sync import access, private
 from sync.errors import ConfigError, Crm2Error
 from sync.exitcodes import ExitCode
 from sync.redaction import redact
@@ -143,9 +144,17 @@ def handled(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        private.restrict_umask()  # whatever this command and the programs it starts write is private
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        # who runs which command: the store checks its role, the audit log records both, and
+        # programs the command starts inherit it (CRM2_COMMAND)
+        command = " ".join(["crm2", *ctx.command_path.split()[1:]])
+        before = os.environ.get("CRM2_COMMAND")
+        os.environ["CRM2_COMMAND"] = command
         try:
-            return fn(*args, **kwargs)
+            with access.acting_as(ctx.find_root().params.get("actor"), command):
+                return fn(*args, **kwargs)
         except Crm2Error as exc:
             # a config problem is a line of its own (file:line:column first, for editors)
             prefix = "" if isinstance(exc, ConfigError) else "crm2: "
@@ -162,5 +171,10 @@ def handled(fn: F) -> F:
             click.echo(f"crm2: error: {redact(str(exc)) or type(exc).__name__} "
                        "(run with --debug for the traceback)", err=True)
             sys.exit(ExitCode.FAILED)
+        finally:
+            if before is None:
+                os.environ.pop("CRM2_COMMAND", None)
+            else:
+                os.environ["CRM2_COMMAND"] = before
 
     return wrapper  # type: ignore[return-value]

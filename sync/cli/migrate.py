@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from sync import private
 from sync.cli.common import Abort, handled, say, stage_echo
 from sync.exitcodes import ExitCode
 from sync.migrate import archive_files, plan, verify_report
@@ -139,7 +140,7 @@ def run_command(config_path: Path, sources: tuple[str, ...], enrich: bool, write
 # -- verify -------------------------------------------------------------------------------------
 def _emit(report: VerifyReport, as_json: bool, html: Path | None) -> None:
     if html is not None:
-        html.write_text(verify_report.render_html(report), encoding="utf-8")
+        private.write_text(html, verify_report.render_html(report))
         click.echo(f"wrote {html}", err=True)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
@@ -231,9 +232,11 @@ def cutover_command(config_path: Path, sources: tuple[str, ...], sample: int, as
 @click.option("--gzip", "compress", is_flag=True, help="Compress JSON lines files (.jsonl.gz).")
 @click.option("--check", "check_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Check an existing archive instead: every file against the manifest's SHA-256 and rows.")
+@click.option("--encrypt", is_flag=True,
+              help="Encrypt every file (AES-256-GCM) with the key in CRM2_ARCHIVE_KEY (64 hex digits).")
 @handled
 def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Path | None, fmt: str,
-                    compress: bool, check_dir: Path | None) -> None:
+                    compress: bool, check_dir: Path | None, encrypt: bool) -> None:
     """Export the retired system's raw records (every stream and field, from a fresh full read)
     and crm2's crosswalk for it, with a manifest of SHA-256 checksums.
     """
@@ -248,7 +251,8 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
     loaded, url = _load(config_path)
     with Store.open(url) as store, _progress("archiving") as progress:
         manifest = write_archive(out, store, open_sources(loaded, sources), fmt=fmt,
-                                 compress=compress and fmt == "jsonl", config=str(loaded.path), on_record=progress)
+                                 compress=compress and fmt == "jsonl", config=str(loaded.path), on_record=progress,
+                                 encrypt=encrypt)
     for entry in manifest.files:
         click.echo(f"{entry.path:<48} {entry.rows:>10,} rows  sha256 {entry.sha256}")
     click.echo(f"wrote {out}/manifest.json ({len(manifest.files)} files, run {manifest.run_id})", err=True)

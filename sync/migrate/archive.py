@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from sync.migrate import archive_crypto
 from sync.migrate.archive_files import (
     ArchiveRefused,
     FileEntry,
@@ -69,8 +70,8 @@ def _crosswalk_rows(store: Store, source: str) -> list[dict[str, str | None]]:
 class _Writer:
     """Writes one source's files in the chosen format."""
 
-    def __init__(self, folder: Path, source: str, fmt: str, compress: bool) -> None:
-        self.folder, self.source, self.fmt, self.compress = folder, source, fmt, compress
+    def __init__(self, folder: Path, source: str, fmt: str, compress: bool, key: bytes | None = None) -> None:
+        self.folder, self.source, self.fmt, self.compress, self.key = folder, source, fmt, compress, key
         self.staging = folder / ".partial" / source  # Parquet is typed from the whole stream: JSONL first
 
     def suffix(self) -> str:
@@ -81,13 +82,13 @@ class _Writer:
 
     def open(self, name: str) -> JsonlWriter:
         if self.fmt == "parquet":
-            return JsonlWriter(self.staging / f"{safe_name(name)}.jsonl", compressed=False)
-        return JsonlWriter(self.folder / self.relative(name), compressed=self.compress)
+            return JsonlWriter(self.staging / f"{safe_name(name)}.jsonl", compressed=False, key=self.key)
+        return JsonlWriter(self.folder / self.relative(name), compressed=self.compress, key=self.key)
 
     def close(self, name: str, writer: JsonlWriter, entry: FileEntry) -> FileEntry:
         writer.close()
         if self.fmt == "parquet":
-            entry.rows, entry.columns = jsonl_to_parquet(writer.path, self.folder / entry.path)
+            entry.rows, entry.columns = jsonl_to_parquet(writer.path, self.folder / entry.path, self.key)
             writer.path.unlink()
         else:
             entry.rows = writer.rows
@@ -95,9 +96,17 @@ class _Writer:
 
 
 def write_archive(out: Path, store: Store, sources: Sequence[Source], *, fmt: str = "jsonl", compress: bool = False,
-                  config: str | None = None, on_record: Callable[[str, int], None] | None = None) -> Manifest:
+                  config: str | None = None, on_record: Callable[[str, int], None] | None = None,
+                  encrypt: bool = False) -> Manifest:
     """Archive every source into the empty (or new) folder ``out``; the run is recorded as
-    ``migrate-archive``. Raises ArchiveError for a folder that already holds files."""
+    ``migrate-archive``. Raises ArchiveError for a folder that already holds files. With
+    ``encrypt``, every file is AES-256-GCM encrypted with the key in ``CRM2_ARCHIVE_KEY``."""
+    key = None
+    if encrypt:
+        try:
+            key = archive_crypto.key_from_env()
+        except archive_crypto.ArchiveKeyError as exc:
+            raise ArchiveRefused(str(exc)) from None  # no usable key: nothing was written
     if fmt not in FORMATS:
         raise ArchiveRefused(f"unknown format '{fmt}' (expected one of: {', '.join(FORMATS)})")
     if out.exists() and any(out.iterdir()):
@@ -108,9 +117,12 @@ def write_archive(out: Path, store: Store, sources: Sequence[Source], *, fmt: st
     encoding = "parquet" if fmt == "parquet" else "jsonl.gz" if compress else "jsonl"
     manifest = Manifest(created_at=datetime.now(UTC).isoformat(timespec="seconds"), crm2_version=crm2_version(),
                         encoding=encoding, run_id=run_id, migration_run_id=last_migration_run(store))
+    if key is not None:
+        manifest.encryption = {"scheme": archive_crypto.SCHEME, "key_env": archive_crypto.KEY_ENV,
+                               "key_id": archive_crypto.key_id(key)}
     try:
         for source in sources:
-            _archive_source(out, store, source, manifest, fmt, compress, on_record)
+            _archive_source(out, store, source, manifest, fmt, compress, on_record, key)
         shutil.rmtree(out / ".partial", ignore_errors=True)
         manifest.save(out)
     except BaseException as exc:
@@ -134,8 +146,8 @@ def _discard(out: Path, created: bool) -> None:
 
 
 def _archive_source(out: Path, store: Store, source: Source, manifest: Manifest, fmt: str, compress: bool,
-                    on_record: Callable[[str, int], None] | None) -> None:
-    writer = _Writer(out, source.name, fmt, compress)
+                    on_record: Callable[[str, int], None] | None, key: bytes | None = None) -> None:
+    writer = _Writer(out, source.name, fmt, compress, key)
     files: dict[str, JsonlWriter] = {}
     keys: dict[str, list[str]] = {}
     progress = (lambda n: on_record(source.name, n)) if on_record else None
@@ -153,18 +165,18 @@ def _archive_source(out: Path, store: Store, source: Source, manifest: Manifest,
         raise
     streams: dict[str, dict[str, object]] = {}
     for stream in sorted(set(keys) | set(files)):
-        entry = FileEntry(writer.relative(stream), source.name, "records", stream)
+        entry = FileEntry(writer.relative(stream), source.name, "records", stream, encrypted=key is not None)
         w = files.get(stream) or writer.open(stream)  # a stream without records still gets its (empty) file
         manifest.files.append(writer.close(stream, w, entry))
         streams[stream] = {"key_properties": keys.get(stream, []), "file": entry.path}
-    xw = FileEntry(writer.relative(CROSSWALK_FILE), source.name, "crosswalk")
+    xw = FileEntry(writer.relative(CROSSWALK_FILE), source.name, "crosswalk", encrypted=key is not None)
     rows = _crosswalk_rows(store, source.name)
     if fmt == "parquet":
         xw.columns = {k: "string" for k in ("source_system", "source_object", "source_id", "entity", "golden_id",
                                             "status")}
-        xw.rows = write_parquet(out / xw.path, rows, xw.columns)
+        xw.rows = write_parquet(out / xw.path, rows, xw.columns, key)
     else:
-        out_file = JsonlWriter(out / xw.path, compressed=compress)
+        out_file = JsonlWriter(out / xw.path, compressed=compress, key=key)
         for row in rows:
             out_file.write(row)
         out_file.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,8 +27,11 @@ from typing import IO, Any
 
 import msgspec
 
+from sync import private
 from sync.errors import Crm2Error
 from sync.exitcodes import ExitCode
+from sync.migrate import archive_crypto
+from sync.migrate.archive_crypto import ArchiveKeyError
 from sync.migrate.singer_reader import decode
 
 MANIFEST = "manifest.json"
@@ -81,6 +83,8 @@ class FileEntry:
     sha256: str = ""
     columns: dict[str, str] | None = None
     """Parquet only: column → encoding (bool, int64, string, decimal, json)."""
+    encrypted: bool = False
+    """AES-256-GCM (sync.migrate.archive_crypto); bytes and SHA-256 are of the encrypted file."""
 
 
 @dataclass
@@ -95,13 +99,15 @@ class Manifest:
     """Source → {tap, streams: {stream: {key_properties, file}}}."""
     files: list[FileEntry] = field(default_factory=list)
     erasures: list[dict[str, Any]] = field(default_factory=list)
+    encryption: dict[str, str] | None = None
+    """{scheme, key_env, key_id} when the files are encrypted (the key itself is never here)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"format": FORMAT_NAME, "version": 1, **asdict(self)}
 
     def save(self, folder: Path) -> None:
         tmp = folder / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        private.write_text(tmp, json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
         tmp.replace(folder / MANIFEST)  # never a half-written manifest
 
     @classmethod
@@ -119,7 +125,8 @@ class Manifest:
             files = [FileEntry(**f) for f in data.get("files") or []]
             return cls(created_at=data["created_at"], crm2_version=data["crm2_version"], encoding=data["encoding"],
                        run_id=data.get("run_id"), migration_run_id=data.get("migration_run_id"),
-                       sources=data.get("sources") or {}, files=files, erasures=data.get("erasures") or [])
+                       sources=data.get("sources") or {}, files=files, erasures=data.get("erasures") or [],
+                       encryption=data.get("encryption"))
         except (KeyError, TypeError) as exc:
             raise ArchiveError(f"{path}: manifest is missing or has a bad entry ({exc})") from None
 
@@ -127,12 +134,14 @@ class Manifest:
 # -- JSONL --------------------------------------------------------------------------------------
 def private_dir(path: Path) -> None:
     """Archives hold personal data: folders only their owner can enter, files only they can read."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private.mkdir(path)
 
 
-def _open_write(path: Path, compressed: bool) -> IO[bytes]:
+def _open_write(path: Path, compressed: bool, key: bytes | None = None) -> IO[bytes]:
     private_dir(path.parent)
-    raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    raw = private.open_write(path, "wb")
+    if key is not None:
+        raw = archive_crypto.open_encrypted_write(raw, key)
     if not compressed:
         return raw
     return _GzipWriter(raw)  # type: ignore[return-value]  # a GzipFile is a binary file object
@@ -153,9 +162,9 @@ class _GzipWriter(gzip.GzipFile):
 
 
 class JsonlWriter:
-    def __init__(self, path: Path, compressed: bool) -> None:
+    def __init__(self, path: Path, compressed: bool, key: bytes | None = None) -> None:
         self.path, self.rows = path, 0
-        self._out = _open_write(path, compressed)
+        self._out = _open_write(path, compressed, key)
 
     def write(self, row: Any) -> None:
         self._out.write(encode_line(row))
@@ -165,9 +174,9 @@ class JsonlWriter:
         self._out.close()
 
 
-def read_jsonl(path: Path) -> Iterator[Any]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as f:
+def read_jsonl(path: Path, key: bytes | None = None) -> Iterator[Any]:
+    raw = archive_crypto.open_decrypted(path, key) if key is not None else path.open("rb")
+    with raw, (gzip.GzipFile(fileobj=raw, mode="rb") if path.name.endswith(".gz") else raw) as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -237,15 +246,18 @@ def _decode_cell(value: Any, encoding: str) -> Any:
     return value
 
 
-def write_parquet(path: Path, rows: Iterable[dict[str, Any]], columns: dict[str, str]) -> int:
-    """Write rows with the given column encodings; returns the row count."""
+def write_parquet(path: Path, rows: Iterable[dict[str, Any]], columns: dict[str, str],
+                  key: bytes | None = None) -> int:
+    """Write rows with the given column encodings (encrypted with ``key``); returns the row count."""
     pa = _pyarrow()
     arrow_type = {"bool": pa.bool_(), "int64": pa.int64()}
     schema = pa.schema([(name, arrow_type.get(enc, pa.string())) for name, enc in columns.items()])
     private_dir(path.parent)
-    path.touch(mode=0o600)
+    private.touch(path)
     count = 0
-    with pa.parquet.ParquetWriter(str(path), schema, compression="zstd") as writer:
+    sink = (pa.PythonFile(archive_crypto.open_encrypted_write(private.open_write(path, "wb"), key), mode="w")
+            if key is not None else str(path))
+    with pa.parquet.ParquetWriter(sink, schema, compression="zstd") as writer:
         batch: list[dict[str, Any]] = []
 
         def flush() -> None:
@@ -262,59 +274,80 @@ def write_parquet(path: Path, rows: Iterable[dict[str, Any]], columns: dict[str,
                 flush()
         if batch or count == 0:
             flush()
+    if key is not None:
+        sink.close()
     return count
 
 
-def read_parquet(path: Path, columns: dict[str, str]) -> Iterator[dict[str, Any]]:
+def _parquet_source(path: Path, key: bytes | None) -> Any:
+    # Parquet needs random access: an encrypted file is decrypted into memory, never onto disk
+    return archive_crypto.decrypt_to_memory(path, key) if key is not None else str(path)
+
+
+def read_parquet(path: Path, columns: dict[str, str], key: bytes | None = None) -> Iterator[dict[str, Any]]:
     pa = _pyarrow()
-    parquet_file = pa.parquet.ParquetFile(str(path))
+    parquet_file = pa.parquet.ParquetFile(_parquet_source(path, key))
     for batch in parquet_file.iter_batches(batch_size=_BATCH):
         for row in batch.to_pylist():
             yield {name: _decode_cell(row.get(name), columns.get(name, "string")) for name in row}
 
 
-def parquet_rows(path: Path) -> int:
-    return int(_pyarrow().parquet.ParquetFile(str(path)).metadata.num_rows)
+def parquet_rows(path: Path, key: bytes | None = None) -> int:
+    return int(_pyarrow().parquet.ParquetFile(_parquet_source(path, key)).metadata.num_rows)
 
 
-def jsonl_to_parquet(jsonl: Path, target: Path) -> tuple[int, dict[str, str]]:
-    """Convert a (plain) JSONL file of objects to Parquet, typing columns from what the rows hold."""
+def jsonl_to_parquet(jsonl: Path, target: Path, key: bytes | None = None) -> tuple[int, dict[str, str]]:
+    """Convert a (plain) JSONL file of objects to Parquet, typing columns from what the rows hold;
+    with ``key``, both files are encrypted with it."""
     kinds: dict[str, set[str]] = {}
-    for row in read_jsonl(jsonl):
-        for key, value in (row.items() if isinstance(row, dict) else [("value", row)]):
-            seen = kinds.setdefault(str(key), set())
+    for row in read_jsonl(jsonl, key):
+        for name, value in (row.items() if isinstance(row, dict) else [("value", row)]):
+            seen = kinds.setdefault(str(name), set())
             kind = _kind(value)
             if kind:
                 seen.add(kind)
     columns = {name: column_encoding(k) for name, k in kinds.items()}
-    rows = write_parquet(target, read_jsonl(jsonl), columns)
+    rows = write_parquet(target, read_jsonl(jsonl, key), columns, key)
     return rows, columns
 
 
 # -- any format -----------------------------------------------------------------------------------
+def entry_key(entry: FileEntry) -> bytes | None:
+    """The key of an encrypted file (from the environment), None for a plain one."""
+    if not entry.encrypted:
+        return None
+    try:
+        return archive_crypto.key_from_env()
+    except ArchiveKeyError as exc:
+        raise ArchiveRefused(str(exc)) from None  # no usable key: a setting to fix
+
+
 def read_rows(folder: Path, entry: FileEntry) -> Iterator[dict[str, Any]]:
-    path = folder / entry.path
-    if entry.path.endswith(".parquet"):
-        yield from read_parquet(path, entry.columns or {})
-    else:
-        yield from read_jsonl(path)
+    path, key = folder / entry.path, entry_key(entry)
+    try:
+        if entry.path.endswith(".parquet"):
+            yield from read_parquet(path, entry.columns or {}, key)
+        else:
+            yield from read_jsonl(path, key)
+    except ArchiveKeyError as exc:
+        raise ArchiveError(str(exc)) from None
 
 
 def count_rows(folder: Path, entry: FileEntry) -> int:
-    path = folder / entry.path
+    path, key = folder / entry.path, entry_key(entry)
     if entry.path.endswith(".parquet"):
-        return parquet_rows(path)
-    return sum(1 for _ in read_jsonl(path))
+        return parquet_rows(path, key)
+    return sum(1 for _ in read_jsonl(path, key))
 
 
 def rewrite(folder: Path, entry: FileEntry, rows: Iterable[dict[str, Any]]) -> None:
     """Replace a file's rows (same format, same columns), then refresh its rows, bytes and SHA-256."""
-    path = folder / entry.path
+    path, key = folder / entry.path, entry_key(entry)
     tmp = path.with_name(path.name + ".tmp")
     if entry.path.endswith(".parquet"):
-        entry.rows = write_parquet(tmp, rows, entry.columns or {})
+        entry.rows = write_parquet(tmp, rows, entry.columns or {}, key)
     else:
-        writer = JsonlWriter(tmp, entry.path.endswith(".gz"))
+        writer = JsonlWriter(tmp, entry.path.endswith(".gz"), key)
         try:
             for row in rows:
                 writer.write(row)
@@ -331,6 +364,14 @@ def check(folder: Path) -> list[str]:
     manifest = Manifest.load(folder)
     problems: list[str] = []
     listed = set()
+    if manifest.encryption:
+        # rows are counted by decrypting in memory: an intact file also proves the key and the tags
+        try:
+            key = archive_crypto.key_from_env(manifest.encryption.get("key_env") or archive_crypto.KEY_ENV)
+        except ArchiveKeyError as exc:
+            raise ArchiveRefused(str(exc)) from None
+        if archive_crypto.key_id(key) != manifest.encryption.get("key_id"):
+            raise ArchiveRefused(f"the key in ${manifest.encryption.get('key_env')} is not this archive's key")
     for entry in manifest.files:
         listed.add(entry.path)
         path = folder / entry.path
@@ -342,6 +383,9 @@ def check(folder: Path) -> list[str]:
             continue
         try:
             rows = count_rows(folder, entry)
+        except ArchiveKeyError as exc:
+            problems.append(f"{entry.path}: {str(exc).removeprefix(Path(entry.path).name + ': ')}")
+            continue
         except (ArchiveError, OSError, ValueError) as exc:
             problems.append(f"{entry.path}: unreadable ({type(exc).__name__})")
             continue

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import msgspec
 
+from sync import private
 from sync.errors import SourceError
 from sync.orchestrate import programs
 from sync.redaction import redact
@@ -124,9 +125,9 @@ class Tap:
             if catalog is not None:
                 cmd += ["--catalog", str(_private_json(work, "catalog.json", catalog))]
             logs = self.log_dir or work
-            logs.mkdir(parents=True, exist_ok=True)
+            private.mkdir(logs)
             err_path = logs / f"{self.name}.migrate-tap.log"
-            with err_path.open("wb") as err:
+            with private.open_write(err_path, "wb") as err:
                 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=self._environ())
                 assert proc.stdout is not None
                 count = 0

@@ -31,8 +31,12 @@ class StoreConfig(Strict):
     url: str = Field(default=".crm2/crm2.sqlite",
                      description="SQLite file path, or a SQLAlchemy URL such as postgresql+psycopg://crm2@db/crm2")
     password_env: str | None = Field(default=None, description="environment variable holding the password")
+    key_env: str | None = Field(default=None, description="environment variable holding the SQLite store's "
+                                                           "SQLCipher key (docs/security.md)")
+    key_file: str | None = Field(default=None, description="file holding the SQLite store's SQLCipher key, "
+                                                           "kept away from the data (docs/security.md)")
 
-    @field_validator("password_env")
+    @field_validator("password_env", "key_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
         if value is not None and not _ENV_NAME.match(value):
@@ -50,6 +54,7 @@ class StoreConfig(Strict):
         if "://" not in self.url:
             from sync.store import store_url
 
+            self._export_key(base)
             path = Path(self.url).expanduser()
             return store_url(path if path.is_absolute() else base / path)
         if not self.password_env:
@@ -62,6 +67,24 @@ class StoreConfig(Strict):
         from sqlalchemy.engine import make_url
 
         return make_url(self.url).set(password=password).render_as_string(hide_password=False)
+
+    def _export_key(self, base: Path) -> None:
+        """Hand the configured store key to Store.open and to the programs a run starts
+        (target-crm2 opens the store too) through the variables sync.store.keys reads."""
+        from sync.store import keys
+
+        if self.key_env:
+            key = os.environ.get(self.key_env)
+            if not key:
+                raise yamlconf.ConfigError.single("store.key_env", f"environment variable {self.key_env} is not set")
+            register_secret(key)
+            os.environ[keys.KEY_ENV] = key
+        elif self.key_file:
+            path = Path(self.key_file).expanduser()
+            path = path if path.is_absolute() else base / path
+            if not path.is_file():
+                raise yamlconf.ConfigError.single("store.key_file", f"no key file {path}")
+            os.environ[keys.KEY_FILE_ENV] = str(path)
 
 
 class Extractor(Strict):

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from sync import private
 from sync.errors import Crm2Error
 
 
@@ -45,8 +46,9 @@ def _describe(raw: str) -> str:
 
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    private.mkdir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, private.FILE_MODE)
+    os.fchmod(fd, private.FILE_MODE)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

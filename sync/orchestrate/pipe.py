@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sync import private
 from sync.orchestrate import programs
 from sync.redaction import redact
 
@@ -52,8 +53,7 @@ class PipeResult:
 
 def _write_json(folder: Path, name: str, data: Mapping[str, Any]) -> Path:
     path = folder / name
-    path.write_text(json.dumps(data, indent=2, default=str))
-    path.chmod(0o600)
+    private.write_text(path, json.dumps(data, indent=2, default=str))
     return path
 
 
@@ -110,7 +110,7 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
     with tempfile.TemporaryDirectory(prefix=f"crm2-{name}-") as tmp:
         work = Path(tmp)
         logs = log_dir or work
-        logs.mkdir(parents=True, exist_ok=True)
+        private.mkdir(logs)
         tap_cmd = [tap_exe, "--config", str(_write_json(work, "tap.json", tap_config))]
         if state:
             tap_cmd += ["--state", str(_write_json(work, "state.json", state))]
@@ -119,7 +119,7 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         tap_err, target_err = logs / f"{name}.tap.log", logs / f"{name}.target.log"
         log.info("running %s: %s | %s", name, tap, target)
         tap_metrics, target_metrics = work / "tap.metrics.json", work / "target.metrics.json"
-        with tap_err.open("wb") as te, target_err.open("wb") as ge:
+        with private.open_write(tap_err, "wb") as te, private.open_write(target_err, "wb") as ge:
             tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te,
                                         env={**proc_env, METRICS_ENV: str(tap_metrics)})
             assert tap_proc.stdout is not None

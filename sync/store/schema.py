@@ -99,6 +99,11 @@ audit_log = sa.Table(
     sa.Column("field", sa.String(128)),
     sa.Column("old", Json),
     sa.Column("new", Json),
+    # migration 0006: who did it, and the hash chain (old/new are outside the hash: see store/audit.py)
+    sa.Column("actor", sa.String(128)),
+    sa.Column("command", sa.String(128)),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
 )
 
 bookmarks = sa.Table(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,9 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, event
 
-from sync.store import migrate
+from sync import access, private
+from sync.store import audit as audit_chain
+from sync.store import keys, migrate
 from sync.store.schema import (
-    audit_log,
     bookmarks,
     crosswalk,
     golden,
@@ -33,6 +35,7 @@ from sync.store.schema import (
 )
 
 DEFAULT_PATH = Path(".crm2") / "crm2.sqlite"
+log = logging.getLogger(__name__)
 
 
 def now() -> datetime:
@@ -67,7 +70,7 @@ def store_url(target: str | Path | None) -> str:
     if "://" in text:
         return text
     path = Path(text).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.mkdir(path.parent)
     return f"sqlite:///{path}"
 
 
@@ -156,6 +159,78 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _keyer(key: str) -> Any:
+    operand = keys.pragma(key)
+
+    def set_key(dbapi_conn: Any, _record: Any) -> None:
+        keys.quiet(dbapi_conn)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA key = {operand}")  # before anything else touches the file
+        cur.close()
+
+    return set_key
+
+
+def create_engine(url: str, *, key: str | None = None, **options: Any) -> Engine:
+    """An engine for a store URL: a SQLite file is created private, and opened with SQLCipher
+    when a key is given or found (:mod:`sync.store.keys`); a missing or wrong key is a
+    :class:`~sync.store.keys.StoreKeyError` naming what to set, never "file is not a database"."""
+    path = sqlite_path(url)
+    if path is None:
+        _warn_unverified_tls(url)
+        return sa.create_engine(url, future=True, **options)
+    private.touch(path)
+    source = "the key given"
+    if key is None:
+        key, source = keys.find(path)
+    if key:
+        try:
+            import sqlcipher3
+        except ImportError:
+            raise keys.StoreKeyError("a store key is set but SQLCipher is not installed "
+                                     "(pip install sqlcipher3-binary)") from None
+        engine = sa.create_engine(url, future=True, module=sqlcipher3.dbapi2, **options)
+        event.listen(engine, "connect", _keyer(key))
+    else:
+        engine = sa.create_engine(url, future=True, **options)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except sa.exc.DatabaseError as exc:
+        engine.dispose()
+        if "not a database" not in str(exc.orig) and "encrypted" not in str(exc.orig):
+            raise
+        if key:
+            raise keys.StoreKeyError(f"cannot open the store {path}: the key from {source} is wrong, "
+                                     "or the store is not encrypted (crm2 store rekey encrypts it)") from None
+        raise keys.StoreKeyError(f"the store {path} is encrypted (or not a SQLite file) and no key was found: "
+                                 f"set {keys.KEY_ENV}, {keys.KEY_FILE_ENV}, or store.key_env / store.key_file "
+                                 "in the pipeline config") from None
+    return engine
+
+
+_LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def _warn_unverified_tls(url: str) -> None:
+    """PostgreSQL over a network should verify the server (sslmode=verify-full): say so once."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.host in _LOCAL_HOSTS or str(parsed.host).startswith("/"):
+        return
+    if parsed.query.get("sslmode") not in ("verify-full", "verify-ca"):
+        log.warning("the store connection to %s does not verify the server's certificate: add "
+                    "?sslmode=verify-full&sslrootcert=… to the URL (docs/security.md)", parsed.host)
+
+
 class Store:
     """Access to a crm2 store. Use :meth:`open`; it migrates the schema to the current head."""
 
@@ -163,15 +238,44 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, target: str | Path | None = None, *, upgrade: bool = True) -> Store:
+    def open(cls, target: str | Path | None = None, *, upgrade: bool = True, key: str | None = None) -> Store:
         url = store_url(target)
-        engine = sa.create_engine(url, future=True)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(url, key=key)
         store = cls(engine)
-        if upgrade:
-            migrate.upgrade(engine)
+        try:
+            store.check_role()  # before the migration reads anything: a clear refusal, not SQL's
+            if upgrade:
+                migrate.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
         return store
+
+    @property
+    def encrypted(self) -> bool:
+        return self.engine.dialect.dbapi is not None and self.engine.dialect.dbapi.__name__.startswith("sqlcipher")
+
+    def check_role(self) -> None:
+        """On PostgreSQL, refuse the running command unless the user holds the role it needs.
+
+        On SQLite the OS account that can open the file is the owner: every role. The database
+        refuses on its own too (GRANTs); this check is there to say so in one clear line first.
+        """
+        label = access.checked_command()
+        if not label or self.engine.dialect.name != "postgresql":
+            return
+        from sync.store import roles
+
+        with self.engine.connect() as conn:
+            roles.check(conn, access.action_of(label), label)
+
+    def role(self) -> access.Role | None:
+        if self.engine.dialect.name != "postgresql":
+            return access.Role.ADMIN
+        from sync.store import roles
+
+        with self.engine.connect() as conn:
+            return roles.role_of(conn)[1]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -302,13 +406,12 @@ class Store:
         return len(rows)
 
     def audit(self, conn: Connection, entries: Iterable[AuditEntry], run_id: str | None) -> int:
+        """Append entries to the hash-chained audit log, with the acting user and command."""
         stamp = now()
         rows = [{"run_id": run_id, "at": stamp, "action": e.action, "system": e.system, "object": e.object,
                  "record_id": e.record_id, "field": e.field, "old": to_json(e.old), "new": to_json(e.new)}
                 for e in entries]
-        if rows:
-            conn.execute(audit_log.insert(), rows)
-        return len(rows)
+        return audit_chain.append(conn, rows)
 
     # -- summaries ------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

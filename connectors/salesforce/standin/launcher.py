@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any
 
 from connectors.salesforce.standin.faults import Faults
 from connectors.salesforce.standin.service import SalesforceStandIn
+from sync import private
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class SalesforceStandInHandle:
 def start(workdir: Path, *, customers: int, seed: int, faults: Faults | None = None, port: int = 0,
           host: str = "127.0.0.1") -> SalesforceStandInHandle:
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    private.mkdir(workdir)
     server = SalesforceStandIn(workdir / DB_NAME, host=host, port=port)
     try:
         seeded = server.seed_if_empty(customers, seed) is not None
@@ -119,8 +119,7 @@ def start(workdir: Path, *, customers: int, seed: int, faults: Faults | None = N
         watcher = _FaultsFileWatcher(workdir / FAULTS_FILE, server)
     secret = server.credentials["client_secret"]
     env_file = workdir / ENV_FILE
-    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
+    with private.open_write(env_file, "w") as out:
         out.write(f"{SECRET_ENV}={secret}\n")
         # For trying the refresh-token flow by hand (auth_flow: refresh_token); the demo does not use it.
         out.write(f"{REFRESH_TOKEN_ENV}={server.credentials['refresh_token']}\n")

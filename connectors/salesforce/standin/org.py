@@ -13,7 +13,6 @@ stand-in's throughput is bounded by Python long before SQLite.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,6 +32,7 @@ from connectors.salesforce.standin.schema import (
     SObjectDef,
 )
 from connectors.salesforce.standin.values import UNSET, ValueTypeError, from_csv, from_wire, now_stamp, validate
+from sync import private
 
 SYSTEM_STAMPS = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
 _DEFAULTS: dict[tuple[str, str], Any] = {
@@ -59,10 +59,8 @@ class Org:
 
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # The file keeps the connected app's secret and key: readable by its owner only.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # The file keeps the connected app's secret and key: readable by its owner only.
+        private.touch(self.path)
         self.lock = threading.RLock()
         self._savepoints = 0
         self.conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)

@@ -32,6 +32,7 @@ from connectors.salesforce.standin.schema import SOBJECTS, sobject
 from connectors.salesforce.standin.server import HttpsServer
 from connectors.salesforce.standin.values import to_json
 from connectors.salesforce.standin.writes import Writer
+from sync import private
 
 SEED_BATCH = 5000
 
@@ -62,7 +63,7 @@ class SalesforceStandIn:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         cert.configure_cert(context)
         self.ca_path = self.db_path.with_name(f"{self.db_path.stem}-ca.pem")
-        self._ca.cert_pem.write_to_path(str(self.ca_path))
+        private.write_bytes(self.ca_path, self._ca.cert_pem.bytes())
         self._server = HttpsServer((host, port), self.api, context)
         self._thread: threading.Thread | None = None
         self._stopped = False

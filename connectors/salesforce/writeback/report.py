@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from connectors.salesforce.writeback.engine import EngineResult, PreviewLine
+from sync import private
 from sync.exitcodes import STOPPED_EARLY, ExitCode
 from sync.writeback.values import shown
 
@@ -63,25 +64,25 @@ def summary_json(result: EngineResult, *, dry_run: bool, run_id: str) -> dict[st
 
 
 def write_files(folder: Path, result: EngineResult, *, dry_run: bool, run_id: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(json.dumps(summary_json(result, dry_run=dry_run, run_id=run_id), indent=2,
-                                                    default=str))
+    private.mkdir(folder)
+    private.write_text(folder / "summary.json", json.dumps(summary_json(result, dry_run=dry_run, run_id=run_id),
+                                                           indent=2, default=str))
     if dry_run:
-        with (folder / "changes.csv").open("w", newline="") as out:
+        with private.open_write(folder / "changes.csv", "w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["object", "record", "field", "before", "after"])
             for p in result.preview:
                 writer.writerow([p.object, p.record, p.field, p.before if not p.known else shown(p.before),
                                  shown(p.after)])
         return
-    with (folder / "success.csv").open("w", newline="") as out:
+    with private.open_write(folder / "success.csv", "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["object", "record_id", "key_field", "key_value", "created", "fields"])
         for o in result.successes:
             i = o.change.intent
             writer.writerow([i.object, o.record_id or "", i.key_field, i.key_value, o.created,
                              " ".join(sorted(o.change.sent))])
-    with (folder / "errors.csv").open("w", newline="") as out:
+    with private.open_write(folder / "errors.csv", "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["object", "record_id", "key_field", "key_value", "golden_id", "error_code", "error"])
         for o in result.rejections:
