@@ -63,11 +63,12 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     result = run_checks(store, run_id, rules)
     failed = [r.check for r in result.results if not r.passed]
     counts = {"checks": len(result.results), "not_passed": len(failed), "quarantined": result.quarantined,
-              "released": result.released}
+              "released": result.released, "evaluated": result.evaluated, "carried_over": result.carried_over}
     if result.failed:
         blocking = [r.check for r in result.results if r.severity == "fail" and not r.passed]
         return StageReport("checks", "failed", "failing checks stop the run: " + ", ".join(blocking), counts)
-    detail = f"{len(result.results) - len(failed)}/{len(result.results)} passed"
+    detail = (f"{len(result.results) - len(failed)}/{len(result.results)} passed; {result.evaluated:,} record "
+              f"verdicts judged, {result.carried_over:,} unchanged carried over")
     if result.quarantined:
         detail += f", {result.quarantined} records quarantined"
     return StageReport("checks", "ok", detail, counts)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.quality.incremental import CheckState, Kept, Live, live_records, record_data
 from sync.quality.rules import failure
 from sync.quality.spec import (
     Check,
@@ -45,6 +46,9 @@ class CheckResult:
     failing: int
     total: int
     details: dict[str, Any] = field(default_factory=dict)
+    evaluated: int = 0
+    """Records judged in this run (new, changed, or all after a rule change); the rest of
+    ``total`` carried their verdict over from the last run."""
 
 
 @dataclass
@@ -53,6 +57,14 @@ class CheckRun:
     results: list[CheckResult]
     quarantined: int = 0
     released: int = 0
+
+    @property
+    def evaluated(self) -> int:
+        return sum(r.evaluated for r in self.results)
+
+    @property
+    def carried_over(self) -> int:
+        return sum(r.total - r.evaluated for r in self.results)
 
     @property
     def failed(self) -> bool:
@@ -100,69 +112,108 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _record_check(conn: Connection, check: Check) -> tuple[CheckResult, dict[Ref, str]]:
-    """Evaluate a record-level check; returns the result and failing refs with reasons."""
-    failing: dict[Ref, str] = {}
-    total = 0
-    if isinstance(check, Unique):
-        seen: Counter[tuple[Any, ...]] = Counter()
+def _judged(conn: Connection, check: Check, live: Live, state: CheckState) -> Iterator[tuple[Ref, dict[str, Any]]]:
+    """Data of the records this check has to judge: new, changed, or all after a rule change."""
+    todo, _ = state.changed(live.hashes)
+    if len(todo) * 5 > len(live.hashes):  # most of the entity: one ordered scan beats look-ups
+        wanted = set(todo)
         for ref, data, _ in _records(conn, check.entity, check.systems):
-            value = field_value(data, check.field)
-            if value not in (None, ""):
-                seen[(ref[0] if check.per_system else "", str(value))] += 1
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            value = field_value(data, check.field)
-            if value not in (None, "") and seen[(ref[0] if check.per_system else "", str(value))] > 1:
-                failing[ref] = f"{check.field} is not unique"
-    elif isinstance(check, Relationship):
-        targets: set[tuple[str, str]] = set()
-        for ref, _, _ in _records(conn, check.to, None):
-            targets.add((ref[0], ref[2]))
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            value = field_value(data, check.field)
-            if value not in (None, "") and (ref[0], str(value)) not in targets:
-                failing[ref] = f"{check.field} refers to a missing {check.to}"
+            if ref in wanted:
+                yield ref, data
     else:
-        pattern = re.compile(check.pattern) if check.type == "regex" else None  # type: ignore[union-attr]
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            reason = failure(check, data, pattern)  # type: ignore[arg-type]
-            if reason:
-                failing[ref] = reason
+        yield from record_data(conn, todo)
+
+
+def _value(data: dict[str, Any], name: str) -> str | None:
+    value = field_value(data, name)
+    return None if value in (None, "") else str(value)
+
+
+class _Live:
+    """Live records per (entity, systems), read once per run and shared by the checks."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._seen: dict[tuple[str, tuple[str, ...] | None], Live] = {}
+
+    def __call__(self, entity: str, systems: Sequence[str] | None) -> Live:
+        key = (entity, tuple(systems) if systems else None)
+        if key not in self._seen:
+            self._seen[key] = live_records(self.conn, entity, systems)
+        return self._seen[key]
+
+
+def _evaluate(conn: Connection, check: Check, live_of: _Live, run_id: str | None,
+              at: datetime) -> tuple[Live, dict[Ref, Kept], int]:
+    """Judge what changed for ``check``, save it, and return every live record's kept state
+    (judged now or carried over) and how many were judged now."""
+    live = live_of(check.entity, check.systems)
+    state = CheckState(conn, check)
+    _, gone = state.changed(live.hashes)
+    pattern = re.compile(check.pattern) if check.type == "regex" else None  # type: ignore[union-attr]
+    judged: dict[Ref, Kept] = {}
+    for ref, data in _judged(conn, check, live, state):
+        if isinstance(check, Unique | Relationship):
+            judged[ref] = Kept(live.hashes[ref], None, _value(data, check.field))
+        elif isinstance(check, Freshness):
+            judged[ref] = Kept(live.hashes[ref], None, _value(data, check.field) if check.field else None)
+        else:
+            judged[ref] = Kept(live.hashes[ref], failure(check, data, pattern), None)  # type: ignore[arg-type]
+    state.save(conn, judged, gone, run_id, at)
+    kept = {ref: judged.get(ref) or state.kept[ref] for ref in live.hashes}
+    return live, kept, len(judged)
+
+
+def _record_check(conn: Connection, check: Check, live_of: _Live, run_id: str | None,
+                  at: datetime) -> tuple[CheckResult, dict[Ref, str]]:
+    """Evaluate a record-level check; returns the result and failing refs with reasons."""
+    live, kept, evaluated = _evaluate(conn, check, live_of, run_id, at)
+    failing: dict[Ref, str] = {}
+    if isinstance(check, Unique):
+        def group(ref: Ref, value: str) -> tuple[str, str]:
+            return (ref[0] if check.per_system else "", value)
+
+        seen: Counter[tuple[str, str]] = Counter(group(ref, k.value) for ref, k in kept.items() if k.value is not None)
+        failing = {ref: f"{check.field} is not unique" for ref, k in kept.items()
+                   if k.value is not None and seen[group(ref, k.value)] > 1}
+    elif isinstance(check, Relationship):
+        targets = {(ref[0], ref[2]) for ref in live_of(check.to, None).hashes}
+        failing = {ref: f"{check.field} refers to a missing {check.to}" for ref, k in kept.items()
+                   if k.value is not None and (ref[0], k.value) not in targets}
+    else:
+        failing = {ref: k.reason for ref, k in kept.items() if k.reason}
     sample = [f"{s}/{o}/{i}" for s, o, i in sorted(failing)[:SAMPLE]]
     reasons = Counter(failing.values())
-    return CheckResult(check.name, check.entity, check.severity, not failing, len(failing), total,
-                       {"sample": sample, "reasons": dict(reasons.most_common(5))}), failing
+    return CheckResult(check.name, check.entity, check.severity, not failing, len(failing), len(live.hashes),
+                       {"sample": sample, "reasons": dict(reasons.most_common(5))}, evaluated=evaluated), failing
 
 
-def _dataset_check(conn: Connection, check: Freshness | RowCountChange, at: datetime,
+def _dataset_check(conn: Connection, check: Freshness | RowCountChange, live_of: _Live, at: datetime,
                    run_id: str | None) -> CheckResult:
     if isinstance(check, Freshness):
+        live, kept, evaluated = _evaluate(conn, check, live_of, run_id, at)
+        total = len(live.hashes)
         newest: datetime | None = None
-        total = 0
-        for _, data, staged_at in _records(conn, check.entity, check.systems):
-            total += 1
-            stamp = _parse_time(field_value(data, check.field)) if check.field else _aware(staged_at)
+        for ref, k in kept.items():
+            stamp = _parse_time(k.value) if check.field else _aware(live.staged_at[ref])
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
         age = None if newest is None else (at - newest).total_seconds() / 3600
         passed = age is not None and age <= check.max_age_hours
         return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
                            {"newest": newest.isoformat() if newest else None,
-                            "age_hours": round(age, 2) if age is not None else None})
-    total = sum(1 for _ in _records(conn, check.entity, check.systems))
+                            "age_hours": round(age, 2) if age is not None else None}, evaluated=evaluated)
+    total, evaluated = len(live_of(check.entity, check.systems).hashes), 0  # a count: nothing to judge
     r = check_results
     previous = conn.execute(sa.select(r.c.total).where(r.c.check == check.name, r.c.run_id != (run_id or ""))
                             .order_by(r.c.at.desc(), r.c.id.desc()).limit(1)).scalar()
     if previous is None or previous < check.min_rows:
         return CheckResult(check.name, check.entity, check.severity, True, 0, total,
-                           {"previous": previous, "note": "no earlier run to compare with"})
+                           {"previous": previous, "note": "no earlier run to compare with"}, evaluated=evaluated)
     change = 100.0 * (total - previous) / previous if previous else (0.0 if total == 0 else 100.0)
     passed = abs(change) <= check.max_change_pct
     return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
-                       {"previous": previous, "change_pct": round(change, 2)})
+                       {"previous": previous, "change_pct": round(change, 2)}, evaluated=evaluated)
 
 
 def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: datetime | None = None) -> CheckRun:
@@ -170,15 +221,16 @@ def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: da
     at = at or now()
     out = CheckRun(run_id, [])
     with store.begin() as conn:
+        live_of = _Live(conn)
         to_quarantine: dict[Ref, list[str]] = {}
         for check in config.checks:
             if check.record_level:
-                result, failing = _record_check(conn, check)
+                result, failing = _record_check(conn, check, live_of, run_id, at)
                 if check.severity == "quarantine":
                     for ref, reason in failing.items():
                         to_quarantine.setdefault(ref, []).append(f"{check.name}: {reason}")
             else:
-                result = _dataset_check(conn, check, at, run_id)  # type: ignore[arg-type]
+                result = _dataset_check(conn, check, live_of, at, run_id)  # type: ignore[arg-type]
             out.results.append(result)
         if not out.failed:
             out.quarantined, out.released = _apply_quarantine(store, conn, to_quarantine, run_id, at)
