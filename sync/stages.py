@@ -91,7 +91,9 @@ def enrich(store: Store, rules: ScoringRules, run_id: str, as_of: date | None = 
     as_of = as_of or datetime.now(UTC).date()
     summary = enrich_store(store.engine, rules, as_of, run_id)
     counts = {"customers": summary.customers, "updated": summary.written.updated,
-              "unchanged": summary.written.unchanged, **{f"tier_{t}": n for t, n in summary.tiers.items()}}
+              "unchanged": summary.written.unchanged, "rescored": summary.rescored,
+              "not_rescored": summary.not_rescored, **{f"tier_{t}": n for t, n in summary.tiers.items()}}
     tiers = " ".join(f"{t}={n:,}" for t, n in sorted(summary.tiers.items()))
-    detail = f"{summary.customers:,} customers scored as of {as_of} ({tiers}); {summary.written.updated:,} changed"
+    detail = (f"{summary.customers:,} customers scored as of {as_of} ({tiers}); {summary.written.updated:,} changed; "
+              f"{summary.rescored:,} re-scored, {summary.not_rescored:,} skipped ({summary.why})")
     return StageReport("enrich", "ok", detail, counts)
