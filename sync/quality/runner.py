@@ -49,6 +49,8 @@ class CheckResult:
     evaluated: int = 0
     """Records judged in this run (new, changed, or all after a rule change); the rest of
     ``total`` carried their verdict over from the last run."""
+    judges_records: bool = True
+    """False for a row count: it counts records and judges none, so carries nothing over."""
 
 
 @dataclass
@@ -64,7 +66,7 @@ class CheckRun:
 
     @property
     def carried_over(self) -> int:
-        return sum(r.total - r.evaluated for r in self.results)
+        return sum(r.total - r.evaluated for r in self.results if r.judges_records)
 
     @property
     def failed(self) -> bool:
@@ -209,11 +211,13 @@ def _dataset_check(conn: Connection, check: Freshness | RowCountChange, live_of:
                             .order_by(r.c.at.desc(), r.c.id.desc()).limit(1)).scalar()
     if previous is None or previous < check.min_rows:
         return CheckResult(check.name, check.entity, check.severity, True, 0, total,
-                           {"previous": previous, "note": "no earlier run to compare with"}, evaluated=evaluated)
+                           {"previous": previous, "note": "no earlier run to compare with"}, evaluated=evaluated,
+                           judges_records=False)
     change = 100.0 * (total - previous) / previous if previous else (0.0 if total == 0 else 100.0)
     passed = abs(change) <= check.max_change_pct
     return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
-                       {"previous": previous, "change_pct": round(change, 2)}, evaluated=evaluated)
+                       {"previous": previous, "change_pct": round(change, 2)}, evaluated=evaluated,
+                       judges_records=False)
 
 
 def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: datetime | None = None) -> CheckRun:
