@@ -8,7 +8,7 @@ Create Date: 2026-12-03
 import sqlalchemy as sa
 from alembic import op
 
-from sync.store.schema import Json, Timestamp
+from sync.store.schema import Timestamp
 
 revision = "0006"
 down_revision = "0004"
@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(300), primary_key=True),
         sa.Column("key", sa.String(512), primary_key=True),
         sa.Column("digest", sa.String(64), nullable=False),
-        sa.Column("value", Json),
+        sa.Column("note", sa.Text),
         sa.Column("run_id", sa.String(36)),
         sa.Column("updated_at", Timestamp, nullable=False),
     )
