@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -200,7 +201,7 @@ class StoreActivity:
             for entity, stream in streams.items():
                 stream.drain(self.stats.skipped, entity)
 
-    def digests(self) -> dict[str, tuple[str, dict[str, Any]]]:
+    def digests(self) -> dict[str, str]:
         """Golden id -> (digest of everything scoring reads for it, its golden data), for every
         live customer, from content hashes alone: no activity row is parsed.
 
@@ -210,19 +211,20 @@ class StoreActivity:
         Rows are combined by a sum of their hashes, which does not depend on reading order.
         """
         combined: dict[str, int] = {}
-        golden_data: dict[str, dict[str, Any]] = {}
+        g = golden
+        # only the facts scoring reads: decoding whole golden records (scores included) costs more
+        facts = sa.select(g.c.golden_id, *(g.c.data[k].as_string() for k in ("kind", "created_at", "terminated_on"))
+                          ).where(g.c.entity == "customer", g.c.merged_into.is_(None))
         with self.engine.connect() as conn:
             customer_objects = self._customer_objects(conn)
-            for golden_id, data in self._golden_rows(conn):
-                golden_data[golden_id] = data
-                facts = [str(data.get(k)) for k in ("kind", "created_at", "terminated_on")]
-                combined[golden_id] = _row_hash("golden", *facts)
+            for golden_id, *values in conn.execute(facts):
+                combined[golden_id] = _row_hash("golden", *map(str, values))
             for entity in ("customer", *self.entities):
                 for gid, row in self._linked_rows(conn, entity, customer_objects, content=False):
                     if gid in combined:
                         combined[gid] = (combined[gid] + _row_hash(entity, row.source_system, row.source_object,
                                                                    row.source_id, row.content_hash)) % _MOD
-        return {gid: (f"{value:032x}", golden_data[gid]) for gid, value in combined.items()}
+        return {gid: f"{value:032x}" for gid, value in combined.items()}
 
     @staticmethod
     def _customer_facts(activity: CustomerActivity, rows: Sequence[sa.Row[Any]]) -> None:
@@ -380,9 +382,9 @@ def _load_state(engine: Engine) -> tuple[dict[str, tuple[str, dict[str, Any]]], 
     """(golden id -> (inputs digest, summary facts) as last scored, the last run's digests)."""
     st = incremental_state
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.value).where(st.c.stage == STATE_STAGE)).all()
-    kept = {r.key: (r.digest, dict(r.value or {})) for r in rows if r.key != _RUN_KEY}
-    run = next((dict(r.value or {}) for r in rows if r.key == _RUN_KEY), {})
+        rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.note).where(st.c.stage == STATE_STAGE)).all()
+    kept = {key: (digest, _unpack(note)) for key, digest, note in rows if key != _RUN_KEY}
+    run = next((json.loads(note) for key, _, note in rows if key == _RUN_KEY and note), {})
     return kept, run
 
 
@@ -398,10 +400,10 @@ def _save_state(engine: Engine, scored: dict[str, tuple[str, dict[str, Any]]], g
             stale = [*gone, *scored, _RUN_KEY]
             for start in range(0, len(stale), 500):
                 conn.execute(st.delete().where(st.c.stage == STATE_STAGE, st.c.key.in_(stale[start:start + 500])))
-        rows = [{"stage": STATE_STAGE, "key": gid, "digest": d, "value": facts, "run_id": run_id,
+        rows = [{"stage": STATE_STAGE, "key": gid, "digest": d, "note": _pack(facts), "run_id": run_id,
                  "updated_at": stamp} for gid, (d, facts) in scored.items()]
-        rows.append({"stage": STATE_STAGE, "key": _RUN_KEY, "digest": run["run"], "value": run, "run_id": run_id,
-                     "updated_at": stamp})
+        rows.append({"stage": STATE_STAGE, "key": _RUN_KEY, "digest": run["run"], "note": json.dumps(run),
+                     "run_id": run_id, "updated_at": stamp})
         for start in range(0, len(rows), 5000):
             conn.execute(st.insert(), rows[start:start + 5000])
 
@@ -409,6 +411,17 @@ def _save_state(engine: Engine, scored: dict[str, tuple[str, dict[str, Any]]], g
 def _facts(result: CustomerScores) -> dict[str, Any]:
     """What the run summary counts of a customer, kept so a customer not re-scored still counts."""
     return {"tier": result.tier.value, "stage": result.lifecycle_stage.value, "forecast": str(result.forecast)}
+
+
+_FACTS = ("tier", "stage", "forecast")
+
+
+def _pack(facts: dict[str, Any]) -> str:
+    return "\x1f".join(str(facts[k]) for k in _FACTS)
+
+
+def _unpack(note: str | None) -> dict[str, Any]:
+    return dict(zip(_FACTS, (note or "").split("\x1f"), strict=False))
 
 
 def _count(summary: EnrichSummary, facts: dict[str, Any]) -> None:
@@ -432,7 +445,7 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
     current = StoreActivity(engine).digests()
     kept, last_run = _load_state(engine) if incremental else ({}, {})
     run_digest = _run_digest(rules, as_of)
-    changed = {gid for gid, (d, _) in current.items() if gid not in kept or kept[gid][0] != d}
+    changed = {gid for gid, d in current.items() if gid not in kept or kept[gid][0] != d}
     gone = set(kept) - set(current)
     if last_run.get("run") == run_digest and not changed and not gone:
         # Same inputs, same rules, same date: pass one would find the same population, and
@@ -465,7 +478,7 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
             _count(summary, facts)
             summary.rescored += 1
             if result.golden_id in current:
-                scored[result.golden_id] = (current[result.golden_id][0], facts)
+                scored[result.golden_id] = (current[result.golden_id], facts)
             yield result
 
     summary.written = write_scores(engine, counted(score_customers(source, rules, as_of, population)), run_id)
