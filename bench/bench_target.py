@@ -13,7 +13,12 @@ in the same run and on the same machine:
 3. the tap's output saved once, then fed to target-crm2 twice — first into a fresh store, then
    again (a re-run of the same input): the re-run must write nothing, and its work beyond
    start-up must be >= 5x cheaper (CPU time) than the first load's;
-4. the full pipe again over the loaded store (the tap still reads everything: no state given).
+4. the full pipe again over the loaded store (the tap still reads everything: no state given);
+5. the same saved input into target-jsonl (the peer: a plain Singer target writing JSON lines),
+   side by side with target-crm2's first load. target-jsonl pins singer-python's old
+   dependencies (jsonschema 2.6, among others), which would break crm2's own environment, so it
+   lives in a virtualenv of its own under bench/out/peers/, created on first use with pip
+   (``--no-peer`` skips it).
 
 Start-up (target-crm2 on empty input: interpreter, imports, opening the store) is measured on
 its own and taken out of the re-run check: it is a fixed cost per process that no amount of
@@ -134,12 +139,30 @@ def startup(target: str, config: Path, empty: Path, label: str, tries: int = 3) 
     return best_wall, best_cpu
 
 
+PEERS = ROOT / "bench" / "out" / "peers"
+
+
+def target_jsonl() -> Path | None:
+    """target-jsonl in its own virtualenv (created once); None when it cannot be installed."""
+    venv = PEERS / "target-jsonl"
+    exe = venv / "bin" / "target-jsonl"
+    if not exe.exists():
+        print("installing target-jsonl into bench/out/peers/target-jsonl (once) ...", flush=True)
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
+        if made.returncode == 0:
+            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "target-jsonl==0.1.4"],
+                           capture_output=True)
+    return exe if exe.exists() else None
+
+
 def main() -> None:
     use_compiled_bytecode()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-peer", action="store_true", help="skip the target-jsonl comparison")
     args = parser.parse_args()
+    peer = None if args.no_peer else target_jsonl()
 
     with tempfile.TemporaryDirectory(prefix="crm2-bench-target-") as tmp:
         work = Path(tmp)
@@ -179,6 +202,12 @@ def main() -> None:
                              label="again")
         second = totals(counts(again.stderr))
         t_start_loaded, cpu_start_loaded = startup(target, work / "replay.json", work / "empty.singer", "start")
+        t_peer = None
+        if peer is not None:
+            (work / "jsonl").mkdir()
+            (work / "peer.json").write_text(json.dumps({"destination_path": str(work / "jsonl")}))
+            run(f"{peer} --config {work / 'peer.json'}", stdin=work / "empty.singer")  # warm-up
+            t_peer, _ = run(f"{peer} --config {work / 'peer.json'}", stdin=work / "input.singer", label="peer")
         t_pipe_again, _ = run(f"{tap} | {target} --config {target_config('pipe')}")
 
         engine = sa.create_engine(f"sqlite:///{work / 'replay.sqlite'}")
@@ -208,6 +237,13 @@ def main() -> None:
           f"re-run {work_again:.2f} CPU s: {work_ratio:.1f}x cheaper (target >= 5x; CPU time is what a shared "
           f"machine cannot blur)")
     print(f"tap | target-crm2 (loaded store)  {t_pipe_again:7.2f}s  {n / t_pipe_again:10,.0f} records/s")
+    if t_peer is not None:
+        print(f"same input -> target-jsonl        {t_peer:7.2f}s  {n / t_peer:10,.0f} records/s  "
+              f"(CPU {CPU['peer']:.2f}s)  peer, singer-python")
+        print(f"  target-crm2 first load reaches {t_peer / t_first:.2f} of target-jsonl's records/s by the clock, "
+              f"{CPU['peer'] / CPU['first']:.2f} by CPU time (goal >= 0.8)")
+    else:
+        print("target-jsonl: not run (--no-peer, or it could not be installed)")
     ok = work_ratio >= 5 and not written
     print("re-run check:", "ok" if ok else "FAILED")
     sys.exit(0 if ok else 1)
