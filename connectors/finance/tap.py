@@ -23,6 +23,7 @@ from singer_sdk import Tap
 from connectors.finance.errors import FinanceConfigError, one_line_errors
 from connectors.finance.tap_config import FinanceTapConfig, StreamSpec, config_jsonschema, parse
 from connectors.finance.tap_streams import LedgerTableStream
+from connectors.singer_writer import BlockSingerWriter
 
 
 class TapFinance(Tap):
@@ -30,6 +31,7 @@ class TapFinance(Tap):
 
     name = "tap-crm2-finance"
     dynamic_catalog = True
+    message_writer_class = BlockSingerWriter  # records in blocks, STATE flushed at once
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
