@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from connectors.finance.tap_config import FinanceTapConfig, StreamSpec, config_jsonschema, parse
 from connectors.finance.tap_streams import LedgerTableStream
 from connectors.sdk import Crm2Tap
+from connectors.singer_writer import BlockSingerWriter
 from sync.errors import ConfigError
 
 
@@ -30,6 +31,7 @@ class TapFinance(Crm2Tap):
     name = "tap-crm2-finance"
     package_name = "crm2"  # the distribution these programs ship in: --version and logs report its version
     dynamic_catalog = True
+    message_writer_class = BlockSingerWriter  # records in blocks, STATE flushed at once
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -15,13 +15,16 @@ row only when something changed, so the writeback's diff sees only real changes.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,11 +33,11 @@ from sqlalchemy import Engine
 
 from sync.enrich.activity import CreditNote, CustomerActivity
 from sync.enrich.churn_model import churn_model_for
-from sync.enrich.engine import CustomerScores, score_customers, survey_population
+from sync.enrich.engine import CustomerScores, Population, score_customers, survey_population
 from sync.enrich.measures import REVENUE_MEASURES
 from sync.enrich.rules import ScoringRules
 from sync.model import Deal, Interaction, Invoice, Order, Payment, ServiceCase, Survey
-from sync.store.schema import crosswalk, golden, staging
+from sync.store.schema import crosswalk, golden, incremental_state, staging
 from sync.store.store import to_json
 
 ACTIVITY: dict[str, tuple[str, type[BaseModel]]] = {
@@ -91,8 +94,11 @@ def _parse_date(value: Any) -> date | None:
 class StoreActivity:
     """Every live golden customer with its activity, in golden-id order; re-iterable."""
 
-    def __init__(self, engine: Engine, *, batch: int = 2000, entities: Iterable[str] | None = None) -> None:
+    def __init__(self, engine: Engine, *, batch: int = 2000, entities: Iterable[str] | None = None,
+                 only: set[str] | None = None) -> None:
         self.engine = engine
+        self.only = only
+        """Golden ids to yield (None: all); the others' rows are read past without parsing."""
         self.batch = batch
         self.entities = tuple(e for e in ACTIVITY if entities is None or e in set(entities))
         self.stats = ReadStats()
@@ -111,19 +117,19 @@ class StoreActivity:
             sa.select(crosswalk.c.source_system, crosswalk.c.source_object)
             .where(crosswalk.c.entity == "customer").distinct()))
 
-    def _linked_rows(self, conn: sa.Connection, entity: str,
-                     customer_objects: Sequence[tuple[str, str]]) -> Iterator[tuple[str, sa.Row[Any]]]:
+    def _linked_rows(self, conn: sa.Connection, entity: str, customer_objects: Sequence[tuple[str, str]],
+                     content: bool = True) -> Iterator[tuple[str, sa.Row[Any]]]:
         """(golden id, staging row) for one entity's live rows, ordered by golden id.
 
         One query per customer object, each naming system, object and id so the crosswalk's
         primary key finds the customer: matching on system and id alone scans the crosswalk.
         """
-        streams = [self._rows(conn, entity, system, customer_object, own_key=entity == "customer")
+        streams = [self._rows(conn, entity, system, customer_object, own_key=entity == "customer", content=content)
                    for system, customer_object in customer_objects]
         return heapq.merge(*streams, key=lambda item: item[0])
 
     def _rows(self, conn: sa.Connection, entity: str, system: str, customer_object: str,
-              own_key: bool) -> Iterator[tuple[str, sa.Row[Any]]]:
+              own_key: bool, content: bool = True) -> Iterator[tuple[str, sa.Row[Any]]]:
         s, own, cust = staging, crosswalk.alias("own"), crosswalk.alias("cust")
         own_on = sa.and_(own.c.source_system == s.c.source_system, own.c.source_object == s.c.source_object,
                          own.c.source_id == s.c.source_id)
@@ -138,7 +144,9 @@ class StoreActivity:
         merged = golden.alias("merged")
         join = join.outerjoin(merged, merged.c.golden_id == cust.c.golden_id)
         target = sa.func.coalesce(merged.c.merged_into, cust.c.golden_id).label("gid")
-        query = (sa.select(target, s.c.source_system, s.c.source_object, s.c.source_id, s.c.data)
+        # ``content=False`` reads the content hash instead of the data: enough to tell what changed
+        query = (sa.select(target, s.c.source_system, s.c.source_object, s.c.source_id,
+                           s.c.data if content else s.c.content_hash)
                  .select_from(join)
                  .where(s.c.entity == entity, s.c.source_system == system, s.c.deleted.is_(sa.false()),
                         cust.c.golden_id.is_not(None), *where)
@@ -179,16 +187,45 @@ class StoreActivity:
                 activity = CustomerActivity(golden_id, kind=str(data.get("kind") or "direct"),
                                             created_at=_parse_datetime(data.get("created_at")),
                                             terminated_on=_parse_date(data.get("terminated_on")))
+                wanted = self.only is None or golden_id in self.only
                 for entity, stream in streams.items():
                     rows = stream.take(golden_id, self.stats.skipped, entity)
+                    if not wanted:
+                        continue
                     if entity == "customer":
                         self._customer_facts(activity, rows)
                         continue
                     items = getattr(activity, ACTIVITY[entity][0])
                     items.extend(m for m in (self._model(entity, r) for r in rows) if m is not None)
-                yield activity
+                if wanted:
+                    yield activity
             for entity, stream in streams.items():
                 stream.drain(self.stats.skipped, entity)
+
+    def digests(self) -> dict[str, str]:
+        """Golden id -> (digest of everything scoring reads for it, its golden data), for every
+        live customer, from content hashes alone: no activity row is parsed.
+
+        The digest covers the golden record's own facts (kind, creation, termination) and the
+        (reference, content hash) of every staging row linked to it, customer rows included, so
+        it changes when a row is added, changed, deleted, or moves to another golden customer.
+        Rows are combined by a sum of their hashes, which does not depend on reading order.
+        """
+        combined: dict[str, int] = {}
+        g = golden
+        # only the facts scoring reads: decoding whole golden records (scores included) costs more
+        facts = sa.select(g.c.golden_id, *(g.c.data[k].as_string() for k in ("kind", "created_at", "terminated_on"))
+                          ).where(g.c.entity == "customer", g.c.merged_into.is_(None))
+        with self.engine.connect() as conn:
+            customer_objects = self._customer_objects(conn)
+            for golden_id, *values in conn.execute(facts):
+                combined[golden_id] = _row_hash("golden", *map(str, values))
+            for entity in ("customer", *self.entities):
+                for gid, row in self._linked_rows(conn, entity, customer_objects, content=False):
+                    if gid in combined:
+                        combined[gid] = (combined[gid] + _row_hash(entity, row.source_system, row.source_object,
+                                                                   row.source_id, row.content_hash)) % _MOD
+        return {gid: f"{value:032x}" for gid, value in combined.items()}
 
     @staticmethod
     def _customer_facts(activity: CustomerActivity, rows: Sequence[sa.Row[Any]]) -> None:
@@ -201,6 +238,13 @@ class StoreActivity:
             ended = _parse_date(data.get("terminated_on"))
             if ended is not None and (activity.terminated_on is None or ended < activity.terminated_on):
                 activity.terminated_on = ended
+
+
+_MOD = 1 << 128
+
+
+def _row_hash(*parts: str) -> int:
+    return int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest(), "big")
 
 
 class _Peek:
@@ -303,24 +347,149 @@ class EnrichSummary:
     forecast_total: Decimal = Decimal("0.00")
     written: WriteStats = field(default_factory=WriteStats)
     skipped: Counter[str] = field(default_factory=Counter)
+    rescored: int = 0
+    """Customers scored in this run; ``customers - rescored`` kept their scores unchanged."""
+    why: str = ""
+    """Why this many were re-scored: nothing changed, some inputs changed, or everyone."""
+
+    @property
+    def not_rescored(self) -> int:
+        return self.customers - self.rescored
 
 
-def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str | None = None) -> EnrichSummary:
-    """Score every live golden customer in the store as of ``as_of`` and write the results back."""
+STATE_STAGE = "enrich"
+_RUN_KEY = ""
+
+
+def _code_digest() -> str:
+    """The scoring code itself: a new formula re-scores everyone, even on unchanged inputs."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _run_digest(rules: ScoringRules, as_of: date) -> str:
+    # The as-of date moves every window (trailing revenue, recency, tenure): a new date re-scores all.
+    return hashlib.sha256("\x1f".join([_code_digest(), rules.model_dump_json(), as_of.isoformat()]).encode()
+                          ).hexdigest()
+
+
+def _population_digest(population: Population) -> str:
+    return hashlib.sha256(repr(population).encode()).hexdigest()
+
+
+def _load_state(engine: Engine) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """(golden id -> (inputs digest, summary facts) as last scored, the last run's digests)."""
+    st = incremental_state
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.note).where(st.c.stage == STATE_STAGE)).all()
+    kept = {key: (digest, _unpack(note)) for key, digest, note in rows if key != _RUN_KEY}
+    run = next((json.loads(note) for key, _, note in rows if key == _RUN_KEY and note), {})
+    return kept, run
+
+
+def _save_state(engine: Engine, scored: dict[str, tuple[str, dict[str, Any]]], gone: Iterable[str],
+                run: dict[str, Any], run_id: str | None, replace_all: bool) -> None:
+    """Remember what was scored, after the scores are written (state never runs ahead of data)."""
+    st = incremental_state
+    stamp = datetime.now(UTC)
+    with engine.begin() as conn:
+        if replace_all:
+            conn.execute(st.delete().where(st.c.stage == STATE_STAGE))
+        else:
+            stale = [*gone, *scored, _RUN_KEY]
+            for start in range(0, len(stale), 500):
+                conn.execute(st.delete().where(st.c.stage == STATE_STAGE, st.c.key.in_(stale[start:start + 500])))
+        rows = [{"stage": STATE_STAGE, "key": gid, "digest": d, "note": _pack(facts), "run_id": run_id,
+                 "updated_at": stamp} for gid, (d, facts) in scored.items()]
+        rows.append({"stage": STATE_STAGE, "key": _RUN_KEY, "digest": run["run"], "note": json.dumps(run),
+                     "run_id": run_id, "updated_at": stamp})
+        for start in range(0, len(rows), 5000):
+            conn.execute(st.insert(), rows[start:start + 5000])
+
+
+def _facts(result: CustomerScores) -> dict[str, Any]:
+    """What the run summary counts of a customer, kept so a customer not re-scored still counts."""
+    return {"tier": result.tier.value, "stage": result.lifecycle_stage.value, "forecast": str(result.forecast)}
+
+
+_FACTS = ("tier", "stage", "forecast")
+
+
+def _pack(facts: dict[str, Any]) -> str:
+    return "\x1f".join(str(facts[k]) for k in _FACTS)
+
+
+def _unpack(note: str | None) -> dict[str, Any]:
+    return dict(zip(_FACTS, (note or "").split("\x1f"), strict=False))
+
+
+def _count(summary: EnrichSummary, facts: dict[str, Any]) -> None:
+    summary.customers += 1
+    summary.tiers[facts["tier"]] += 1
+    summary.stages[facts["stage"]] += 1
+    summary.forecast_total += Decimal(facts["forecast"])
+
+
+def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str | None = None,
+                 *, incremental: bool = True) -> EnrichSummary:
+    """Score the live golden customers in the store as of ``as_of`` and write the results back.
+
+    Incremental (the default): a customer is re-scored only when what scoring reads for it
+    changed since its last scoring (its golden facts, or any staged row linked to it), or when
+    something every customer depends on changed: the rules, the scoring code, the as-of date,
+    or the population cut-offs (tiers and RFM compare a customer with everyone). When nothing at
+    all changed, neither pass reads activity: the stored scores are the result.
+    """
     summary = EnrichSummary()
-    source = StoreActivity(engine)
+    current = StoreActivity(engine).digests()
+    kept, last_run = _load_state(engine) if incremental else ({}, {})
+    run_digest = _run_digest(rules, as_of)
+    changed = {gid for gid, d in current.items() if gid not in kept or kept[gid][0] != d}
+    gone = set(kept) - set(current)
+    if last_run.get("run") == run_digest and not changed and not gone:
+        # Same inputs, same rules, same date: pass one would find the same population, and
+        # pass two the same scores, already in golden.data.
+        for gid in current:
+            _count(summary, kept[gid][1])
+        summary.written.unchanged = summary.customers
+        summary.why = "nothing changed since the last scoring"
+        return summary
+
     # pass one needs only what the tier measure is made of: usually revenue documents alone
     population = survey_population(StoreActivity(engine, entities=population_entities(rules)), rules, as_of)
     population = population.with_churn(churn_model_for(StoreActivity(engine), rules, as_of))
+    # the fitted churn model is part of the population: a refit changes its digest, so everyone is re-scored
+    population_digest = _population_digest(population)
+    everyone = last_run.get("run") != run_digest or last_run.get("population") != population_digest
+    if everyone:
+        summary.why = ("first scoring" if not last_run else
+                       "rules, scoring code or as-of date changed" if last_run.get("run") != run_digest else
+                       "population cut-offs moved")
+        targets = set(current)
+    else:
+        summary.why = "inputs changed"
+        targets = changed
+    source = StoreActivity(engine, only=None if everyone else targets)
+
+    scored: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def counted(results: Iterable[CustomerScores]) -> Iterator[CustomerScores]:
         for result in results:
-            summary.customers += 1
-            summary.tiers[result.tier.value] += 1
-            summary.stages[result.lifecycle_stage.value] += 1
-            summary.forecast_total += result.forecast
+            facts = _facts(result)
+            _count(summary, facts)
+            summary.rescored += 1
+            if result.golden_id in current:
+                scored[result.golden_id] = (current[result.golden_id], facts)
             yield result
 
     summary.written = write_scores(engine, counted(score_customers(source, rules, as_of, population)), run_id)
     summary.skipped = source.stats.skipped
+    for gid in set(current) - set(scored):
+        if gid in kept:  # not re-scored: its scores in golden.data are still right
+            _count(summary, kept[gid][1])
+            summary.written.unchanged += 1
+    _save_state(engine, scored, gone, {"run": run_digest, "population": population_digest}, run_id,
+                replace_all=everyone)
     return summary

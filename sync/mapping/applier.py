@@ -7,6 +7,7 @@ reason ``{stream, source_id, field, reason}`` — and never an exception, unless
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from sync.mapping.compiler import CompiledField, CompiledStream, Param
 from sync.mapping.errors import MappingFailed, TransformError
 from sync.mapping.spec import map_key
+from sync.mapping.transforms import Transform
 from sync.model import Entity, SourceRef
 
 _MAX_ID = 255
@@ -69,50 +71,111 @@ def read_path(record: Any, path: tuple[str, ...], raw: str | None = None) -> Any
     return current
 
 
-def _resolve(params: dict[str, Param], record: dict[str, Any]) -> dict[str, Any]:
-    resolved = {}
-    for name, param in params.items():
-        value = param.const if param.path is None else read_path(record, param.path, param.raw_path)
-        if value is not None:
-            resolved[name] = value
-    return resolved
-
-
 def field_value(spec: CompiledField, record: dict[str, Any]) -> Any:
     """The target value for one field; raises TransformError with a data-free reason."""
-    value = spec.const if spec.path is None and spec.expr is None else (
-        read_path(record, spec.path, spec.raw_path) if spec.path is not None else None)
-    if spec.expr is not None:
-        # before the transforms, so they can tidy what the expression computes
-        value = spec.expr.evaluate(record, value)
-    for transform, params in spec.steps:
-        if value is None:
-            break
+    return field_function(spec)(record)
+
+
+FieldFunction = Callable[[dict[str, Any]], Any]
+
+
+def field_function(spec: CompiledField) -> FieldFunction:
+    """``spec`` as one function of the record, built once and kept on the field.
+
+    Everything that depends only on the mapping — where the value comes from, which transforms
+    run with which constant parameters, the table, the default — is decided here, once per
+    field, so mapping a record runs a chain of closures instead of re-reading the plan (a 20k
+    record profile spent a third of its mapping time interpreting plans, not transforming).
+    """
+    built = spec.__dict__.get("_function")
+    if built is None:
+        built = _build(spec)
+        spec.__dict__["_function"] = built
+    return built
+
+
+def _reader(spec: CompiledField) -> FieldFunction:
+    if spec.path is None:
+        const = spec.const
+        return lambda record: const
+    path, raw = spec.path, spec.raw_path
+    if len(path) == 1 and raw == path[0]:
+        return lambda record: record.get(raw)
+    return lambda record: read_path(record, path, raw)
+
+
+def _step(transform: Transform, params: dict[str, Param]) -> Callable[[Any, dict[str, Any]], Any]:
+    fn, name = transform.fn, transform.name
+    const = {k: p.const for k, p in params.items() if p.path is None and p.const is not None}
+    paths = [(k, p.path, p.raw_path) for k, p in params.items() if p.path is not None]
+
+    def call(value: Any, record: dict[str, Any]) -> Any:
+        kwargs = const
+        if paths:
+            kwargs = dict(const)
+            for key, path, raw in paths:
+                found = read_path(record, path, raw)
+                if found is not None:
+                    kwargs[key] = found
         try:
-            value = transform(value, **_resolve(params, record))
+            return fn(value, **kwargs)
         except TransformError as exc:
-            raise TransformError(f"{transform.name}: {exc}") from None
+            raise TransformError(f"{name}: {exc}") from None
         except Exception as exc:  # a library choking on odd input is bad data, not a crash
-            raise TransformError(f"{transform.name}: could not convert value ({type(exc).__name__})") from None
-    if value is not None and spec.ref is not None:
-        if isinstance(value, dict | list | bool):
-            raise TransformError(f"reference to {spec.ref} is not an id")
-        value = str(value)
-        if not value:
-            value = None
-    if value is not None and spec.table is not None:
-        key = map_key(value) if not isinstance(value, dict | list) else None
-        if key is not None and key in spec.table:
-            value = spec.table[key]
-        elif spec.has_default:
-            value = spec.default
-        else:
-            raise TransformError("value not in map and no default")
-    if value is None and spec.has_default:
-        value = spec.default
-    if spec.wants_text and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        value = str(value)
-    return value
+            raise TransformError(f"{name}: could not convert value ({type(exc).__name__})") from None
+
+    return call
+
+
+def _build(spec: CompiledField) -> FieldFunction:
+    read = _reader(spec) if spec.expr is None else (
+        _reader(spec) if spec.path is not None else (lambda record: None))
+    expr = spec.expr
+    steps = [_step(transform, params) for transform, params in spec.steps]
+    ref, table, has_default, default, wants_text = spec.ref, spec.table, spec.has_default, spec.default, spec.wants_text
+    plain = expr is None and ref is None and table is None and not has_default and not wants_text
+
+    if plain and not steps:
+        return read
+    if plain and len(steps) == 1:
+        only = steps[0]
+
+        def one_step(record: dict[str, Any]) -> Any:
+            value = read(record)
+            return None if value is None else only(value, record)
+
+        return one_step
+
+    def value_of(record: dict[str, Any]) -> Any:
+        value = read(record)
+        if expr is not None:
+            # before the transforms, so they can tidy what the expression computes
+            value = expr.evaluate(record, value)
+        for step in steps:
+            if value is None:
+                break
+            value = step(value, record)
+        if value is not None and ref is not None:
+            if isinstance(value, dict | list | bool):
+                raise TransformError(f"reference to {ref} is not an id")
+            value = str(value)
+            if not value:
+                value = None
+        if value is not None and table is not None:
+            key = map_key(value) if not isinstance(value, dict | list) else None
+            if key is not None and key in table:
+                value = table[key]
+            elif has_default:
+                value = default
+            else:
+                raise TransformError("value not in map and no default")
+        if value is None and has_default:
+            value = default
+        if wants_text and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            value = str(value)
+        return value
+
+    return value_of
 
 
 def _source_id(stream: CompiledStream, record: dict[str, Any]) -> tuple[str | None, Quarantine | None]:
@@ -139,11 +202,25 @@ def source_key(stream: CompiledStream, record: Any) -> str | None:
     return _source_id(stream, record)[0]
 
 
-def _set(data: dict[str, Any], target: str, value: Any) -> None:
-    *parents, leaf = target.split(".")
-    for part in parents:
-        data = data.setdefault(part, {})
-    data[leaf] = value
+@dataclass(frozen=True)
+class _StreamPlan:
+    """What applying a stream needs, computed once per stream: each field's function and where
+    its value goes, and the field that owns each top-level target (for validation errors)."""
+
+    fields: list[tuple[CompiledField, FieldFunction, tuple[str, ...], str]]
+    by_target: dict[str, CompiledField]
+
+
+def _plan(stream: CompiledStream) -> _StreamPlan:
+    plan = stream.__dict__.get("_plan")
+    if plan is None:
+        fields = []
+        for spec in stream.fields:
+            *parents, leaf = spec.target.split(".")
+            fields.append((spec, field_function(spec), tuple(parents), leaf))
+        plan = _StreamPlan(fields, {f.target.split(".")[0]: f for f in stream.fields})
+        stream.__dict__["_plan"] = plan
+    return plan
 
 
 def apply_record(stream: CompiledStream, record: Any) -> Result:
@@ -162,10 +239,10 @@ def apply_record(stream: CompiledStream, record: Any) -> Result:
         if deleted:
             return Deleted(source)
     data: dict[str, Any] = {}
-    by_target = {f.target.split(".")[0]: f for f in stream.fields}
-    for spec in stream.fields:
+    plan = _plan(stream)
+    for spec, value_of, parents, leaf in plan.fields:
         try:
-            value = field_value(spec, record)
+            value = value_of(record)
         except TransformError as exc:
             if spec.on_error == "fail":
                 raise MappingFailed(stream.name, source_id, spec.target, str(exc)) from None
@@ -173,8 +250,15 @@ def apply_record(stream: CompiledStream, record: Any) -> Result:
                 return Quarantine(stream.name, source_id, spec.target, str(exc))
             value = None
         if value is not None:
-            _set(data, spec.target, value)
+            if parents:
+                into = data
+                for part in parents:
+                    into = into.setdefault(part, {})
+                into[leaf] = value
+            else:
+                data[leaf] = value
     data["source"] = source
+    by_target = plan.by_target
     for _ in range(len(stream.fields) + 1):
         try:
             return Mapped(stream.entity.model_validate(data))

@@ -63,11 +63,12 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     result = run_checks(store, run_id, rules)
     failed = [r.check for r in result.results if not r.passed]
     counts = {"checks": len(result.results), "not_passed": len(failed), "quarantined": result.quarantined,
-              "released": result.released}
+              "released": result.released, "evaluated": result.evaluated, "carried_over": result.carried_over}
     if result.failed:
         blocking = [r.check for r in result.results if r.severity == "fail" and not r.passed]
         return StageReport("checks", "failed", "failing checks stop the run: " + ", ".join(blocking), counts)
-    detail = f"{len(result.results) - len(failed)}/{len(result.results)} passed"
+    detail = (f"{len(result.results) - len(failed)}/{len(result.results)} passed; {result.evaluated:,} record "
+              f"verdicts judged, {result.carried_over:,} unchanged carried over")
     if result.quarantined:
         detail += f", {result.quarantined} records quarantined"
     return StageReport("checks", "ok", detail, counts)
@@ -90,7 +91,9 @@ def enrich(store: Store, rules: ScoringRules, run_id: str, as_of: date | None = 
     as_of = as_of or datetime.now(UTC).date()
     summary = enrich_store(store.engine, rules, as_of, run_id)
     counts = {"customers": summary.customers, "updated": summary.written.updated,
-              "unchanged": summary.written.unchanged, **{f"tier_{t}": n for t, n in summary.tiers.items()}}
+              "unchanged": summary.written.unchanged, "rescored": summary.rescored,
+              "not_rescored": summary.not_rescored, **{f"tier_{t}": n for t, n in summary.tiers.items()}}
     tiers = " ".join(f"{t}={n:,}" for t, n in sorted(summary.tiers.items()))
-    detail = f"{summary.customers:,} customers scored as of {as_of} ({tiers}); {summary.written.updated:,} changed"
+    detail = (f"{summary.customers:,} customers scored as of {as_of} ({tiers}); {summary.written.updated:,} changed; "
+              f"{summary.rescored:,} re-scored, {summary.not_rescored:,} skipped ({summary.why})")
     return StageReport("enrich", "ok", detail, counts)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.quality.incremental import CheckState, Snapshot, key_ref, record_data, ref_key, system_of
 from sync.quality.rules import failure
 from sync.quality.spec import (
     Check,
@@ -45,6 +46,11 @@ class CheckResult:
     failing: int
     total: int
     details: dict[str, Any] = field(default_factory=dict)
+    evaluated: int = 0
+    """Records judged in this run (new, changed, or all after a rule change); the rest of
+    ``total`` carried their verdict over from the last run."""
+    judges_records: bool = True
+    """False for a row count: it counts records and judges none, so carries nothing over."""
 
 
 @dataclass
@@ -53,6 +59,14 @@ class CheckRun:
     results: list[CheckResult]
     quarantined: int = 0
     released: int = 0
+
+    @property
+    def evaluated(self) -> int:
+        return sum(r.evaluated for r in self.results)
+
+    @property
+    def carried_over(self) -> int:
+        return sum(r.total - r.evaluated for r in self.results if r.judges_records)
 
     @property
     def failed(self) -> bool:
@@ -100,72 +114,155 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _record_check(conn: Connection, check: Check) -> tuple[CheckResult, dict[Ref, str]]:
-    """Evaluate a record-level check; returns the result and failing refs with reasons."""
-    failing: dict[Ref, str] = {}
-    total = 0
-    if isinstance(check, Unique):
-        seen: Counter[tuple[Any, ...]] = Counter()
+def _judged(conn: Connection, check: Check, state: CheckState) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Data of the records this check has to judge: new, changed, or all of them."""
+    if len(state.todo) * 5 > len(state.snapshot.live):  # most of the entity: one ordered scan beats look-ups
+        wanted = set(state.todo)
         for ref, data, _ in _records(conn, check.entity, check.systems):
-            value = field_value(data, check.field)
-            if value not in (None, ""):
-                seen[(ref[0] if check.per_system else "", str(value))] += 1
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            value = field_value(data, check.field)
-            if value not in (None, "") and seen[(ref[0] if check.per_system else "", str(value))] > 1:
-                failing[ref] = f"{check.field} is not unique"
-    elif isinstance(check, Relationship):
-        targets: set[tuple[str, str]] = set()
-        for ref, _, _ in _records(conn, check.to, None):
-            targets.add((ref[0], ref[2]))
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            value = field_value(data, check.field)
-            if value not in (None, "") and (ref[0], str(value)) not in targets:
-                failing[ref] = f"{check.field} refers to a missing {check.to}"
+            key = ref_key(ref)
+            if key in wanted:
+                yield key, data
     else:
-        pattern = re.compile(check.pattern) if check.type == "regex" else None  # type: ignore[union-attr]
-        for ref, data, _ in _records(conn, check.entity, check.systems):
-            total += 1
-            reason = failure(check, data, pattern)  # type: ignore[arg-type]
-            if reason:
-                failing[ref] = reason
-    sample = [f"{s}/{o}/{i}" for s, o, i in sorted(failing)[:SAMPLE]]
-    reasons = Counter(failing.values())
-    return CheckResult(check.name, check.entity, check.severity, not failing, len(failing), total,
-                       {"sample": sample, "reasons": dict(reasons.most_common(5))}), failing
+        yield from record_data(conn, state.todo)
 
 
-def _dataset_check(conn: Connection, check: Freshness | RowCountChange, at: datetime,
+def _value(data: dict[str, Any], name: str) -> str | None:
+    value = field_value(data, name)
+    return None if value in (None, "") else str(value)
+
+
+class _Snapshots:
+    """Each entity's snapshot, read once per run, shared by its checks, saved at the end."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.read: dict[str, Snapshot] = {}
+        self.states: list[CheckState] = []
+
+    def __call__(self, entity: str) -> Snapshot:
+        if entity not in self.read:
+            self.read[entity] = Snapshot.read(self.conn, entity)
+        return self.read[entity]
+
+    def state(self, check: Check) -> CheckState:
+        state = CheckState(self.conn, check, self(check.entity))
+        self.states.append(state)
+        return state
+
+    def save(self, run_id: str | None, at: datetime) -> None:
+        generations = {entity: snap.save(self.conn, run_id, at) for entity, snap in self.read.items()}
+        for state in self.states:
+            state.stamp(generations[state.check.entity], run_id, at)
+
+
+def _result(check: Check, failing: dict[str, str], total: int, evaluated: int) -> tuple[CheckResult, dict[Ref, str]]:
+    refs = {key_ref(k): reason for k, reason in failing.items()}
+    sample = [f"{s}/{o}/{i}" for s, o, i in sorted(refs)[:SAMPLE]]
+    reasons = Counter(refs.values())
+    return CheckResult(check.name, check.entity, check.severity, not refs, len(refs), total,
+                       {"sample": sample, "reasons": dict(reasons.most_common(5))}, evaluated=evaluated), refs
+
+
+def _record_check(conn: Connection, check: Check, snapshots: _Snapshots, run_id: str | None,
+                  at: datetime) -> tuple[CheckResult, dict[Ref, str]]:
+    """Evaluate a record-level check; returns the result and failing refs with reasons."""
+    state = snapshots.state(check)
+    if isinstance(check, Unique | Relationship):
+        return _cross_record_check(conn, check, state, snapshots, run_id, at)
+    pattern = re.compile(check.pattern) if check.type == "regex" else None  # type: ignore[union-attr]
+    judged: dict[str, str] = {}
+    for key, data in _judged(conn, check, state):
+        reason = failure(check, data, pattern)  # type: ignore[arg-type]
+        if reason:
+            judged[key] = reason
+    failing = dict(state.kept())  # only failing records have rows: the rest passed
+    state.save(judged, (), run_id, at)
+    failing.update(judged)
+    return _result(check, failing, state.total, len(state.todo))
+
+
+def _cross_record_check(conn: Connection, check: Unique | Relationship, state: CheckState, snapshots: _Snapshots,
+                        run_id: str | None, at: datetime) -> tuple[CheckResult, dict[Ref, str]]:
+    """``unique`` and ``relationship``: a verdict depends on other records, so the kept value of
+    every record is re-read when anything in the entities involved changed."""
+    reason = (f"{check.field} is not unique" if isinstance(check, Unique)
+              else f"{check.field} refers to a missing {check.to}")
+    target = snapshots(check.to) if isinstance(check, Relationship) else None
+    if not state.full and not state.todo and not state.snapshot.gone and not (target and target.moved):
+        failing = {key: reason for key, _ in state.kept(failing_only=True)}
+        state.save({}, (), run_id, at)
+        return _result(check, failing, state.total, 0)
+    values = {key: note[1:] for key, note in state.kept()}
+    old_flags = {key: note[0] for key, note in state.kept()}
+    for key, data in _judged(conn, check, state):
+        value = _value(data, check.field)
+        if value is not None:
+            values[key] = value
+    if isinstance(check, Unique):
+        def group(key: str, value: str) -> tuple[str, str]:
+            return (system_of(key) if check.per_system else "", value)
+
+        seen: Counter[tuple[str, str]] = Counter(group(k, v) for k, v in values.items())
+        bad = {k for k, v in values.items() if seen[group(k, v)] > 1}
+    else:
+        assert target is not None
+        targets = {(system, source_id) for system, _, source_id in map(key_ref, target.live)}
+        bad = {k for k, v in values.items() if (system_of(k), v) not in targets}
+    judged = set(state.todo)
+    notes = {k: ("F" if k in bad else "P") + v for k, v in values.items()
+             if k in judged or old_flags.get(k) != ("F" if k in bad else "P")}
+    state.save(notes, (), run_id, at)
+    return _result(check, dict.fromkeys(bad, reason), state.total, len(state.todo))
+
+
+def _dataset_check(conn: Connection, check: Freshness | RowCountChange, snapshots: _Snapshots, at: datetime,
                    run_id: str | None) -> CheckResult:
     if isinstance(check, Freshness):
+        state = snapshots.state(check)
         newest: datetime | None = None
-        total = 0
-        for _, data, staged_at in _records(conn, check.entity, check.systems):
-            total += 1
-            stamp = _parse_time(field_value(data, check.field)) if check.field else _aware(staged_at)
-            if stamp is not None and (newest is None or stamp > newest):
-                newest = stamp
+        if not check.field:  # the staging time: known for every live record without reading data
+            for key, stamp in state.snapshot.staged_at.items():
+                if state.in_scope(key) and (newest is None or _aware(stamp) > newest):
+                    newest = _aware(stamp)
+            state.save({}, (), run_id, at)
+        elif not state.full and not state.todo and not state.snapshot.gone:
+            kept = state.extra.get("newest")
+            newest = _parse_time(kept) if kept else None
+            state.save({}, (), run_id, at, extra=state.extra)
+        else:
+            values = {key: note[1:] for key, note in state.kept()}
+            for key, data in _judged(conn, check, state):
+                value = _value(data, check.field)
+                if value is not None:
+                    values[key] = value
+            for value in values.values():
+                stamp = _parse_time(value)
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+            judged = set(state.todo)
+            state.save({k: "P" + v for k, v in values.items() if k in judged}, (), run_id, at,
+                       extra={"newest": newest.isoformat() if newest else None})
         age = None if newest is None else (at - newest).total_seconds() / 3600
-        if total == 0:  # a source without invoices is not stale: there is nothing to be fresh
+        if state.total == 0:  # a source without invoices is not stale: there is nothing to be fresh
             return CheckResult(check.name, check.entity, check.severity, True, 0, 0,
-                               {"newest": None, "note": "no records to judge"})
+                               {"newest": None, "note": "no records to judge"}, evaluated=len(state.todo))
         passed = age is not None and age <= check.max_age_hours
-        return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
+        return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, state.total,
                            {"newest": newest.isoformat() if newest else None,
-                            "age_hours": round(age, 2) if age is not None else None})
-    total = sum(1 for _ in _records(conn, check.entity, check.systems))
+                            "age_hours": round(age, 2) if age is not None else None}, evaluated=len(state.todo))
+    snapshot = snapshots(check.entity)
+    systems = set(check.systems or ())
+    total = sum(1 for k in snapshot.live if not systems or system_of(k) in systems)  # a count: nothing to judge
     r = check_results
     previous = conn.execute(sa.select(r.c.total).where(r.c.check == check.name, r.c.run_id != (run_id or ""))
                             .order_by(r.c.at.desc(), r.c.id.desc()).limit(1)).scalar()
     if previous is None or previous < check.min_rows:
         return CheckResult(check.name, check.entity, check.severity, True, 0, total,
-                           {"previous": previous, "note": "no earlier run to compare with"})
+                           {"previous": previous, "note": "no earlier run to compare with"}, judges_records=False)
     change = 100.0 * (total - previous) / previous if previous else (0.0 if total == 0 else 100.0)
     passed = abs(change) <= check.max_change_pct
     return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
-                       {"previous": previous, "change_pct": round(change, 2)})
+                       {"previous": previous, "change_pct": round(change, 2)}, judges_records=False)
 
 
 def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: datetime | None = None) -> CheckRun:
@@ -173,16 +270,18 @@ def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: da
     at = at or now()
     out = CheckRun(run_id, [])
     with store.begin() as conn:
+        snapshots = _Snapshots(conn)
         to_quarantine: dict[Ref, list[str]] = {}
         for check in config.checks:
             if check.record_level:
-                result, failing = _record_check(conn, check)
+                result, failing = _record_check(conn, check, snapshots, run_id, at)
                 if check.severity == "quarantine":
                     for ref, reason in failing.items():
                         to_quarantine.setdefault(ref, []).append(f"{check.name}: {reason}")
             else:
-                result = _dataset_check(conn, check, at, run_id)  # type: ignore[arg-type]
+                result = _dataset_check(conn, check, snapshots, at, run_id)  # type: ignore[arg-type]
             out.results.append(result)
+        snapshots.save(run_id, at)  # after every check of the entity has used it
         if not out.failed:
             out.quarantined, out.released = _apply_quarantine(store, conn, to_quarantine, run_id, at)
         stamp = now()

@@ -242,3 +242,18 @@ writeback_inflight = sa.Table(
     sa.Column("sent", Json, nullable=False),  # the fields this batch sends
     sa.Column("previous", Json),  # last written values (the audit's "old"), null when never written
 )
+
+# -- incremental stages (migration 0007) -------------------------------------------------------
+# What a derived stage (a quality check, enrichment) last saw of each input, so a re-run works
+# only on what changed. ``stage`` names the consumer ("check:<name>", "enrich"); ``key`` the
+# input (a source reference, a golden id; "" holds the stage's own digest: rule, as-of date);
+# ``digest`` the input's content when it was evaluated; ``note`` what the stage keeps of it.
+incremental_state = sa.Table(
+    "incremental_state", metadata,
+    sa.Column("stage", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("run_id", sa.String(36)),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
