@@ -77,6 +77,12 @@ class StageToggle(Strict):
     rules: Path | None = None
 
 
+class ResolveToggle(StageToggle):
+    engine: Literal["duckdb", "python"] = Field(
+        default="duckdb", description="where candidate pairs are found and scored: duckdb (set-based SQL, "
+                                      "in-process) or python (one call per pair); both decide the same")
+
+
 class EnrichToggle(StageToggle):
     as_of: date | None = Field(default=None, description="score as of this date (default: today, UTC)")
 
@@ -94,7 +100,7 @@ class PipelineConfig(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     extractors: list[Extractor] = Field(default_factory=list)
     checks: StageToggle = Field(default_factory=StageToggle)
-    resolve: StageToggle = Field(default_factory=StageToggle)
+    resolve: ResolveToggle = Field(default_factory=ResolveToggle)
     enrich: EnrichToggle = Field(default_factory=EnrichToggle)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)
 

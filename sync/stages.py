@@ -73,10 +73,10 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     return StageReport("checks", "ok", detail, counts)
 
 
-def resolve(store: Store, rules: MatchConfig, run_id: str) -> StageReport:
+def resolve(store: Store, rules: MatchConfig, run_id: str, engine: str | None = None) -> StageReport:
     from sync.resolve import resolve_all
 
-    results = resolve_all(store, rules, run_id)
+    results = resolve_all(store, rules, run_id, engine=engine)
     counts = {f"{r.entity}_{k}": v for r in results for k, v in
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}
     detail = ", ".join(f"{r.golden:,} golden {r.entity}s ({r.changed:,} changed, {r.reviews:,} to review)"

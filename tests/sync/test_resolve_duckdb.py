@@ -109,3 +109,14 @@ def test_an_unchanged_rerun_scores_nothing(duckdb_store) -> None:
 def test_an_unknown_engine_is_refused(duckdb_store) -> None:
     with pytest.raises(ValueError, match="unknown resolve engine 'spork'"):
         resolve(duckdb_store, load_match_config(CONFIG), "customer", engine="spork")
+
+
+def test_the_pipeline_config_names_the_engine() -> None:
+    from pydantic import ValidationError
+
+    from sync.config import PipelineConfig
+
+    assert PipelineConfig().resolve.engine == "duckdb"
+    assert PipelineConfig.model_validate({"resolve": {"engine": "python"}}).resolve.engine == "python"
+    with pytest.raises(ValidationError):
+        PipelineConfig.model_validate({"resolve": {"engine": "spork"}})
