@@ -59,28 +59,48 @@ def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# -- SQL dialects -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dialect:
+    """The few functions DuckDB and Spark SQL spell differently; everything else is shared SQL."""
+
+    name: str
+    json_string: str  # {f} features text, {p} JSON path: the part as text, NULL for JSON null
+    null_part: str  # true when the prepared value at {p} is empty (JSON null)
+    jaro_winkler: str  # {x}, {y}
+    ends_with: str  # {x} ends with {y}
+    starts_with: str
+    all_digits: str  # {x} is digits only
+    split_part: str  # {x} before the first ':'
+
+
+DUCKDB = Dialect(
+    "duckdb", "json_extract_string({f}, '{p}')", "coalesce(json_type({f}, '{p}'), 'NULL') = 'NULL'",
+    "jaro_winkler_similarity({x}, {y})", "suffix({x}, {y})", "starts_with({x}, {y})",
+    "regexp_full_match({x}, '[0-9]+')", "split_part({x}, ':', 1)")
+SPARK = Dialect(
+    # Spark has no Jaro-Winkler: the same rapidfuzz scorer as a vectorised (Arrow) pandas UDF
+    "spark", "get_json_object({f}, '{p}')", "get_json_object({f}, '{p}') IS NULL",
+    "crm2_jaro_winkler({x}, {y})", "endswith({x}, {y})", "startswith({x}, {y})",
+    "({x} RLIKE '^[0-9]+$')", "split_part({x}, ':', 1)")
+
+Side = Callable[[str], str]
+
+
 # -- prepared columns ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Shape:
     """How a comparator's prepared value becomes columns, and its similarity as SQL."""
 
-    parts: tuple[tuple[str, str], ...]  # (suffix, SQL over the part's JSON path ``{p}``)
-    similarity: Callable[[Callable[[str], str], Callable[[str], str]], str]
+    parts: tuple[tuple[str, str], ...]  # (suffix, SQL over the part: {s0} text of item 0, {b1} item 1 as boolean)
+    similarity: Callable[[Side, Side, Dialect], str]
     """Given column accessors for the left and right record, the 0..1 similarity (NULL: incomparable)."""
-
-
-def _s(p: str) -> str:
-    return f"json_extract_string(features, '{p}')"
-
-
-def _b(p: str) -> str:
-    return f"(json_extract_string(features, '{p}') = 'true')"
 
 
 SCALAR = (("", "{s}"),)
 
 
-def _eq(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _eq(a: Side, b: Side, d: Dialect) -> str:
     return f"CASE WHEN {a('')} = {b('')} THEN {ONE} ELSE {ZERO} END"
 
 
@@ -89,48 +109,48 @@ def _lev(x: str, y: str) -> str:
     return f"({ONE} - levenshtein({x}, {y}) / greatest(length({x}), length({y})))"
 
 
-def _date(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _date(a: Side, b: Side, d: Dialect) -> str:
     x, y = a(""), b("")
     swapped = (f"length({x}) = 8 AND length({y}) = 8 AND substr({x}, 1, 4) = substr({y}, 1, 4) "
                f"AND substr({x}, 5, 2) = substr({y}, 7, 2) AND substr({x}, 7, 2) = substr({y}, 5, 2)")
     return f"CASE WHEN {x} = {y} THEN {ONE} WHEN {swapped} THEN {_d(0.9)} ELSE {_lev(x, y)} END"
 
 
-def _company(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _company(a: Side, b: Side, d: Dialect) -> str:
     ca, la, ja, cb, lb, jb = a("_c"), a("_l"), a("_j"), b("_c"), b("_l"), b("_j")
-    across = f"greatest(jaro_winkler_similarity({la}, {lb}), crm2_ratio({la}, {lb}) / 100)"
+    jw = d.jaro_winkler.format(x=la, y=lb)
+    across = f"greatest({jw}, crm2_ratio({la}, {lb}) / 100)"
     return (f"CASE WHEN {ca} = {cb} THEN {ONE} "
             f"WHEN {ja} AND {jb} THEN crm2_indel({ca}, {cb}) "
             f"WHEN {ja} <> {jb} THEN CASE WHEN {across} >= {_d(TRANSLITERATED)} THEN {across} ELSE NULL END "
-            f"ELSE greatest(crm2_token_set({ca}, {cb}) / 100 * {_d(NAME_TOKENS_DIFFER)}, "
-            f"jaro_winkler_similarity({la}, {lb})) END")
+            f"ELSE greatest(crm2_token_set({ca}, {cb}) / 100 * {_d(NAME_TOKENS_DIFFER)}, {jw}) END")
 
 
-def _person(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _person(a: Side, b: Side, d: Dialect) -> str:
     x, y = a(""), b("")
     return (f"CASE WHEN {x} = {y} THEN {ONE} ELSE greatest(crm2_token_sort({x}, {y}) / 100, "
             f"crm2_ratio(replace({x}, ' ', ''), replace({y}, ' ', '')) / 100) END")
 
 
-def _phone(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _phone(a: Side, b: Side, d: Dialect) -> str:
     da, ia, db, ib = a("_d"), a("_i"), b("_d"), b("_i")
 
     def tail(short: str, long: str) -> str:
         close = f"CASE WHEN length({short}) >= {SUBSCRIBER_DIGITS + 2} THEN {_d(0.95)} ELSE {_d(0.9)} END"
-        within = f"length({short}) >= {SUBSCRIBER_DIGITS} AND suffix({long}, {short})"
+        within = f"length({short}) >= {SUBSCRIBER_DIGITS} AND {d.ends_with.format(x=long, y=short)}"
         return f"CASE WHEN {within} THEN {close} ELSE {ZERO} END"
     return (f"CASE WHEN {da} = {db} THEN {ONE} WHEN {ia} AND {ib} THEN {ZERO} "
             f"WHEN length({da}) <= length({db}) THEN {tail(da, db)} ELSE {tail(db, da)} END")
 
 
-def _email(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _email(a: Side, b: Side, d: Dialect) -> str:
     return (f"CASE WHEN {a('_e')} = {b('_e')} THEN {ONE} "
             f"WHEN {a('_h')} = {b('_h')} AND NOT {a('_f')} THEN {_d(0.3)} "
             f"WHEN {a('_u')} = {b('_u')} AND ({a('_f')} OR {b('_f')}) AND NOT ({a('_r')} OR {b('_r')}) THEN {_d(0.7)} "
             f"ELSE {ZERO} END")
 
 
-def _tax(a: Callable[[str], str], b: Callable[[str], str]) -> str:
+def _tax(a: Side, b: Side, d: Dialect) -> str:
     # sync.resolve.tax_ids.similarity, clause by clause
     ca, ka, na, va, ra, ga = (a(x) for x in ("_c", "_k", "_n", "_v", "_r", "_g"))
     cb, kb, nb, vb, rb, gb = (b(x) for x in ("_c", "_k", "_n", "_v", "_r", "_g"))
@@ -146,10 +166,10 @@ SHAPES: dict[str, Shape] = {
     "exact": Shape(SCALAR, _eq),
     "normalized_exact": Shape(SCALAR, _eq),
     "domain": Shape(SCALAR, _eq),
-    "jaro_winkler": Shape(SCALAR, lambda a, b: f"jaro_winkler_similarity({a('')}, {b('')})"),
-    "levenshtein": Shape(SCALAR, lambda a, b: _lev(a(""), b(""))),
-    "token_set": Shape(SCALAR, lambda a, b: f"crm2_token_set({a('')}, {b('')}) / 100"),
-    "address": Shape(SCALAR, lambda a, b: f"crm2_token_set({a('')}, {b('')}) / 100"),
+    "jaro_winkler": Shape(SCALAR, lambda a, b, d: d.jaro_winkler.format(x=a(""), y=b(""))),
+    "levenshtein": Shape(SCALAR, lambda a, b, d: _lev(a(""), b(""))),
+    "token_set": Shape(SCALAR, lambda a, b, d: f"crm2_token_set({a('')}, {b('')}) / 100"),
+    "address": Shape(SCALAR, lambda a, b, d: f"crm2_token_set({a('')}, {b('')}) / 100"),
     "date": Shape(SCALAR, _date),
     "person_name": Shape(SCALAR, _person),
     "company_name": Shape((("_c", "{s0}"), ("_l", "{s1}"), ("_j", "{b2}")), _company),
@@ -157,42 +177,47 @@ SHAPES: dict[str, Shape] = {
     "email": Shape((("_e", "{s0}"), ("_u", "regexp_extract({s0}, '^(.*)@', 1)"),
                     ("_h", "regexp_extract({s0}, '([^@]*)$', 1)"), ("_r", "{b1}"), ("_f", "{b2}")), _email),
     "tax_id": Shape((("_c", "{s0}"), ("_k", "{s1}"), ("_n", "{s2}"), ("_v", "{b3}"),
-                     ("_r", "NOT (starts_with({s1}, 'digits-') OR starts_with({s1}, 'alnum-'))"),
-                     ("_g", "regexp_full_match({s2}, '[0-9]+')")), _tax),
+                     ("_r", "NOT ({kind_digits} OR {kind_alnum})"), ("_g", "{s2_digits}")), _tax),
 }
 """Every comparator of sync.resolve.comparators, as columns and SQL (a new comparator needs one here)."""
 
 
-def _columns(i: int, comp: Comparison) -> list[str]:
+def _columns(i: int, comp: Comparison, d: Dialect) -> list[str]:
     shape = SHAPES[comp.comparator]
     path = f"$[{i}]"
-    fill = {"s": _s(path), **{f"s{k}": _s(f"{path}[{k}]") for k in range(6)},
-            **{f"b{k}": _b(f"{path}[{k}]") for k in range(6)}}
-    out = [f"coalesce(json_type(features, '{path}'), 'NULL') = 'NULL' AS n{i}"]
+
+    def text(p: str) -> str:
+        return d.json_string.format(f="features", p=p)
+    fill = {"s": text(path), **{f"s{k}": text(f"{path}[{k}]") for k in range(6)},
+            **{f"b{k}": f"({text(f'{path}[{k}]')} = 'true')" for k in range(6)},
+            "kind_digits": d.starts_with.format(x=text(f"{path}[1]"), y="'digits-'"),
+            "kind_alnum": d.starts_with.format(x=text(f"{path}[1]"), y="'alnum-'"),
+            "s2_digits": d.all_digits.format(x=text(f"{path}[2]"))}
+    out = [f"{d.null_part.format(f='features', p=path)} AS n{i}"]
     out += [f"{sql.format(**fill)} AS v{i}{suffix}" for suffix, sql in shape.parts]
     return out
 
 
-def prepared_sql(rules: EntityRules) -> str:
+def prepared_sql(rules: EntityRules, d: Dialect = DUCKDB) -> str:
     """``rec``: one row per record, its prepared values unpacked into typed columns."""
-    cols = [c for i, comp in enumerate(rules.comparisons) for c in _columns(i, comp)]
+    cols = [c for i, comp in enumerate(rules.comparisons) for c in _columns(i, comp, d)]
     return f"SELECT rid, {', '.join(cols)} FROM features_json"
 
 
-def candidates_sql(rules: EntityRules) -> str:
+def candidates_sql(rules: EntityRules, d: Dialect = DUCKDB) -> str:
     """Pairs of a changed record and any record sharing a key within its rule's block cap."""
     limits = " ".join(f"WHEN {_q(b.name)} THEN {rules.block_limit(b.name)}" for b in rules.blocking)
     return f"""
 WITH usable AS (
   SELECT key FROM keys GROUP BY key
-  HAVING count(*) <= CASE split_part(key, ':', 1) {limits} ELSE {rules.max_block_size} END
+  HAVING count(*) <= CASE {d.split_part.format(x="key")} {limits} ELSE {rules.max_block_size} END
 )
 SELECT DISTINCT least(a.rid, b.rid) AS l, greatest(a.rid, b.rid) AS r
 FROM keys a JOIN dirty d ON d.rid = a.rid JOIN usable u ON u.key = a.key JOIN keys b ON b.key = a.key
 WHERE a.rid <> b.rid""".strip()
 
 
-def scoring_sql(rules: EntityRules) -> str:
+def scoring_sql(rules: EntityRules, d: Dialect = DUCKDB) -> str:
     """Every candidate pair's levels, level weights, total weight, rule and decision."""
     sims, levels, weights = [], [], []
     for i, comp in enumerate(rules.comparisons):
@@ -200,8 +225,8 @@ def scoring_sql(rules: EntityRules) -> str:
 
         def side(alias: str, i: int = i) -> Callable[[str], str]:
             return lambda suffix: f"{alias}.v{i}{suffix}"
-        sims.append(f"L.n{i} OR R.n{i} AS e{i}, "
-                    f"CASE WHEN L.n{i} OR R.n{i} THEN NULL ELSE {shape.similarity(side('L'), side('R'))} END AS s{i}")
+        similarity = shape.similarity(side("L"), side("R"), d)
+        sims.append(f"L.n{i} OR R.n{i} AS e{i}, CASE WHEN L.n{i} OR R.n{i} THEN NULL ELSE {similarity} END AS s{i}")
         lv = [f"WHEN e{i} THEN 'null'", f"WHEN s{i} IS NULL THEN {_q(INCOMPARABLE)}"]
         wt = [f"WHEN e{i} THEN {_d(comp.null_weight)}", f"WHEN s{i} IS NULL THEN {_d(comp.incomparable_weight)}"]
         for level in comp.levels:
