@@ -77,10 +77,17 @@ class StageToggle(Strict):
     rules: Path | None = None
 
 
+class SparkSettings(Strict):
+    master: str = Field(default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn ...")
+    settings: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.executor.memory")
+
+
 class ResolveToggle(StageToggle):
-    engine: Literal["duckdb", "python"] = Field(
+    engine: Literal["duckdb", "spark", "python"] = Field(
         default="duckdb", description="where candidate pairs are found and scored: duckdb (set-based SQL, "
-                                      "in-process) or python (one call per pair); both decide the same")
+                                      "in-process), spark (the same SQL on Apache Spark) or python (one call "
+                                      "per pair); all decide the same")
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
 
 class EnrichToggle(StageToggle):

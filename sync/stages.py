@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.config import LoadedConfig
+from sync.config import LoadedConfig, ResolveToggle
 from sync.shipped import DEFAULT_RULES
 from sync.store import Store
 
@@ -73,9 +73,15 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     return StageReport("checks", "ok", detail, counts)
 
 
-def resolve(store: Store, rules: MatchConfig, run_id: str, engine: str | None = None) -> StageReport:
+def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveToggle | None = None) -> StageReport:
+    """``settings``: the pipeline config's ``resolve`` section (engine, Spark master and settings)."""
     from sync.resolve import resolve_all
 
+    engine = settings.engine if settings else None
+    if settings and engine == "spark":  # the session is made once, with the configured master and settings
+        from sync.resolve import spark
+
+        spark.session(settings.spark.master, settings.spark.settings)
     results = resolve_all(store, rules, run_id, engine=engine)
     counts = {f"{r.entity}_{k}": v for r in results for k, v in
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}

@@ -66,7 +66,7 @@ class Dialect:
 
     name: str
     json_string: str  # {f} features text, {p} JSON path: the part as text, NULL for JSON null
-    null_part: str  # true when the prepared value at {p} is empty (JSON null)
+    null_part: str  # true when the prepared value at {p} (item {i}) is empty (JSON null)
     jaro_winkler: str  # {x}, {y}
     ends_with: str  # {x} ends with {y}
     starts_with: str
@@ -80,7 +80,8 @@ DUCKDB = Dialect(
     "regexp_full_match({x}, '[0-9]+')", "split_part({x}, ':', 1)")
 SPARK = Dialect(
     # Spark has no Jaro-Winkler: the same rapidfuzz scorer as a vectorised (Arrow) pandas UDF
-    "spark", "get_json_object({f}, '{p}')", "get_json_object({f}, '{p}') IS NULL",
+    # get_json_object gives JSON null as the text 'null'; parsed as an array of strings it is NULL
+    "spark", "get_json_object({f}, '{p}')", "get(from_json({f}, 'array<string>'), {i}) IS NULL",
     "crm2_jaro_winkler({x}, {y})", "endswith({x}, {y})", "startswith({x}, {y})",
     "({x} RLIKE '^[0-9]+$')", "split_part({x}, ':', 1)")
 
@@ -193,7 +194,7 @@ def _columns(i: int, comp: Comparison, d: Dialect) -> list[str]:
             "kind_digits": d.starts_with.format(x=text(f"{path}[1]"), y="'digits-'"),
             "kind_alnum": d.starts_with.format(x=text(f"{path}[1]"), y="'alnum-'"),
             "s2_digits": d.all_digits.format(x=text(f"{path}[2]"))}
-    out = [f"{d.null_part.format(f='features', p=path)} AS n{i}"]
+    out = [f"{d.null_part.format(f='features', p=path, i=i)} AS n{i}"]
     out += [f"{sql.format(**fill)} AS v{i}{suffix}" for suffix, sql in shape.parts]
     return out
 
@@ -301,7 +302,7 @@ def _chunks(items: Sequence[Any], size: int = PARAMS) -> Iterable[Sequence[Any]]
         yield items[start:start + size]
 
 
-def _keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], whole: bool) -> Any:
+def read_keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], whole: bool) -> Any:
     k = match_keys
     rids: list[int] = []
     keys: list[str] = []
@@ -323,7 +324,7 @@ def _keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], wh
     return pa.table({"rid": pa.array(rids, pa.int64()), "key": pa.array(keys, pa.string())})
 
 
-def _features(conn: Connection, entity: str, rids: list[int], whole: bool) -> Any:
+def read_features(conn: Connection, entity: str, rids: list[int], whole: bool) -> Any:
     m = match_records
     out_rid: list[int] = []
     out_json: list[str] = []
@@ -338,6 +339,14 @@ def _features(conn: Connection, entity: str, rids: list[int], whole: bool) -> An
     return pa.table({"rid": pa.array(out_rid, pa.int64()), "features": pa.array(out_json, pa.string())})
 
 
+def kept_rows(rows: Iterable[Sequence[Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Rows of the scoring SQL as match_pairs rows, with the levels as ``Scorer.details`` stores them."""
+    n = len(names)
+    return [{"left_rid": row[0], "right_rid": row[1], "weight": row[2], "decision": row[3], "rule": row[4],
+             "details": {"levels": [[names[i], row[5 + 2 * i], round(row[6 + 2 * i], 3)] for i in range(n)]}}
+            for row in rows]
+
+
 @dataclass
 class Scored:
     pairs: int  # candidate pairs scored
@@ -349,7 +358,7 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
     """Score the changed records against everyone sharing a key, on DuckDB; the pairs to keep."""
     duck = connect(threads)
     try:
-        duck.register("keys", _keys(conn, entity, dirty, big, whole))
+        duck.register("keys", read_keys(conn, entity, dirty, big, whole))
         duck.register("dirty", pa.table({"rid": pa.array(sorted(set(dirty)), pa.int64())}))
         duck.execute(f"CREATE TEMP TABLE cand AS {candidates_sql(rules)}").fetchall()
         pairs = duck.execute("SELECT count(*) FROM cand").fetchall()[0][0]
@@ -357,18 +366,14 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
             return Scored(0, [])
         need = [] if whole else [r for (r,) in duck.execute(
             "SELECT l FROM cand UNION SELECT r FROM cand ORDER BY 1").fetchall()]
-        duck.register("features_json", _features(conn, entity, need, whole))
+        duck.register("features_json", read_features(conn, entity, need, whole))
         duck.execute(f"CREATE TEMP TABLE rec AS {prepared_sql(rules)}").fetchall()
         names = [c.name for c in rules.comparisons]
         cursor = duck.execute(f"SELECT * FROM ({scoring_sql(rules)}) WHERE decision IN ('match', 'review') "
                               "ORDER BY l, r")
-        kept = []
-        n = len(names)
+        kept: list[dict[str, Any]] = []
         while rows := cursor.fetchmany(10_000):
-            for row in rows:
-                levels = [[names[i], row[5 + 2 * i], round(row[6 + 2 * i], 3)] for i in range(n)]
-                kept.append({"left_rid": row[0], "right_rid": row[1], "weight": row[2], "decision": row[3],
-                             "rule": row[4], "details": {"levels": levels}})
+            kept += kept_rows(rows, names)
         return Scored(int(pairs), kept)
     finally:
         duck.close()

@@ -94,10 +94,11 @@ class ResolveResult:
         return asdict(self)
 
 
-ENGINES = ("python", "duckdb")
-"""Where candidate pairs are found and scored: ``python`` (indexed look-ups in the store, one
-``Scorer.score`` call per pair) or ``duckdb`` (set-based SQL in-process, sync/resolve/duck.py).
-Both give the same pairs, weights and decisions; everything else in a run is shared."""
+ENGINES = ("duckdb", "python", "spark")
+"""Where candidate pairs are found and scored: ``duckdb`` (set-based SQL in-process,
+sync/resolve/duck.py), ``spark`` (the same SQL on Apache Spark, sync/resolve/spark.py) or
+``python`` (indexed look-ups in the store, one ``Scorer.score`` call per pair). All three give
+the same pairs, weights and decisions; everything else in a run is shared."""
 DEFAULT_ENGINE = "duckdb"
 
 
@@ -113,8 +114,8 @@ def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None =
     with store.begin() as conn:
         _rescore_if_rules_changed(store, conn, entity, rules, run_id)
         dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
-        if engine == "duckdb":
-            _score_on_duckdb(conn, entity, rules, dirty, run_id, result)
+        if engine in ("duckdb", "spark"):
+            _score_set_based(engine, conn, entity, rules, dirty, run_id, result)
         else:
             _score(conn, entity, rules, scorer, dirty, run_id, result)
         _recluster(store, conn, entity, rules, scorer, set(dirty), touched, run_id, result)
@@ -230,9 +231,9 @@ def _big_keys(conn: Connection, entity: str, rules: EntityRules) -> set[str]:
         .having(sa.func.count() > smallest)) if n > rules.block_limit(key.split(":", 1)[0])}
 
 
-def _score_on_duckdb(conn: Connection, entity: str, rules: EntityRules, dirty: list[int], run_id: str | None,
-                     result: ResolveResult) -> None:
-    """The same candidates and scores as ``_score``, found and scored by set-based SQL on DuckDB."""
+def _score_set_based(engine: str, conn: Connection, entity: str, rules: EntityRules, dirty: list[int],
+                     run_id: str | None, result: ResolveResult) -> None:
+    """The same candidates and scores as ``_score``, found and scored by set-based SQL on DuckDB or Spark."""
     from sync.resolve import duck
 
     if not dirty:
@@ -241,7 +242,13 @@ def _score_on_duckdb(conn: Connection, entity: str, rules: EntityRules, dirty: l
                          .where(match_records.c.entity == entity)).scalar_one()
     # most records changed (a first run, new rules): read the whole entity once, not by look-ups
     whole = len(dirty) * 2 >= total
-    scored = duck.score(conn, entity, rules, dirty, set() if whole else _big_keys(conn, entity, rules), whole)
+    big = set() if whole else _big_keys(conn, entity, rules)
+    if engine == "spark":
+        from sync.resolve import spark
+
+        scored = spark.score(conn, entity, rules, dirty, big, whole)
+    else:
+        scored = duck.score(conn, entity, rules, dirty, big, whole)
     result.pairs_scored += scored.pairs
     result.matches += sum(1 for x in scored.kept if x["decision"] == "match")
     result.reviews += sum(1 for x in scored.kept if x["decision"] == "review")
