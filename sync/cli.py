@@ -241,6 +241,9 @@ def sandbox(name: str, workdir: Path, customers: int, seed: int) -> None:
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate):
     cli.add_command(_command)
+from sync.cli_links import links as _links  # noqa: E402  (crm2 links: its own module)
+
+cli.add_command(_links)
 
 
 def main() -> None:

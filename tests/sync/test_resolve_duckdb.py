@@ -120,3 +120,35 @@ def test_the_pipeline_config_names_the_engine() -> None:
     assert PipelineConfig.model_validate({"resolve": {"engine": "python"}}).resolve.engine == "python"
     with pytest.raises(ValidationError):
         PipelineConfig.model_validate({"resolve": {"engine": "spork"}})
+
+
+def test_crm2_links_exports_a_runs_pairs_with_levels_and_weights(records, tmp_path: Path) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from sync.cli import cli
+
+    path = tmp_path / "crm2.sqlite"
+    store = Store.open(str(path))
+    with store.begin() as conn:
+        store.stage(conn, records[:300], None)
+    config = load_match_config(CONFIG)
+    kept = resolve(store, config, "customer", run_id="run-1")
+    store.engine.dispose()
+    runner = CliRunner()
+    out = tmp_path / "links.csv"
+    done = runner.invoke(cli, ["links", "--run", "run-1", "--out", str(out), "--store", str(path)])
+    assert done.exit_code == 0, done.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == kept.matches + kept.reviews > 0
+    assert {"left_ref", "right_ref", "weight", "decision", "rule", "name_level", "name_weight"} <= rows[0].keys()
+    assert out.stat().st_mode & 0o077 == 0  # private
+    parquet = tmp_path / "links.parquet"
+    done = runner.invoke(cli, ["links", "--run", "run-1", "--format", "parquet", "--out", str(parquet),
+                               "--store", str(path)])
+    assert done.exit_code == 0, done.output
+    assert pq.read_table(parquet).num_rows == len(rows)
+    unknown = runner.invoke(cli, ["links", "--run", "nope", "--out", str(out), "--store", str(path)])
+    assert unknown.exit_code == 2
