@@ -244,6 +244,7 @@ for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate)
 from sync.cli_links import links as _links  # noqa: E402  (crm2 links: its own module)
 
 cli.add_command(_links)
+cli.add_command(__import__("sync.cli_match", fromlist=["match"]).match)  # crm2 match train
 
 
 def main() -> None:

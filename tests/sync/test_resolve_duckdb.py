@@ -152,3 +152,24 @@ def test_crm2_links_exports_a_runs_pairs_with_levels_and_weights(records, tmp_pa
     assert pq.read_table(parquet).num_rows == len(rows)
     unknown = runner.invoke(cli, ["links", "--run", "nope", "--out", str(out), "--store", str(path)])
     assert unknown.exit_code == 2
+
+
+def test_crm2_match_train_writes_estimated_m_and_u_into_a_copy_of_the_rules(duckdb_store, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sync.cli import cli
+
+    out = tmp_path / "match.trained.yml"
+    url = str(duckdb_store.engine.url).removeprefix("sqlite:///")
+    done = CliRunner().invoke(cli, ["match", "train", "--rules", str(CONFIG), "--entity", "customer",
+                                    "--out", str(out), "--random-pairs", "20000", "--store", url])
+    assert done.exit_code == 0, done.output
+    trained = load_match_config(out).rules_for("customer")
+    original = load_match_config(CONFIG).rules_for("customer")
+    assert trained.comparisons != original.comparisons  # the weights moved
+    phone = trained.comparison("phone")
+    same, different = phone.levels[0], phone.levels[-1]
+    assert same.match_weight > 5 > 0 > different.match_weight  # the same number is strong evidence
+    assert abs(sum(lv.m for lv in phone.levels) - 1) < 1e-3  # m of a comparison's levels adds up to one
+    assert "# Match rules: how crm2 decides" in out.read_text(encoding="utf-8")  # comments kept
+    assert trained.comparison("name").levels[0].m != original.comparison("name").levels[0].m
