@@ -149,7 +149,7 @@ def stage_synthetic(store: Any, truth: Truth, customers: int, seed: int, entitie
 
 
 def run_synthetic(customers: int, seed: int, store_path: str | None, entities: list[str],
-                  rules: str) -> dict[str, Any]:
+                  rules: str, engine: str = "duckdb") -> dict[str, Any]:
     import sqlalchemy as sa
 
     from sync.resolve import load_match_config, resolve
@@ -165,7 +165,7 @@ def run_synthetic(customers: int, seed: int, store_path: str | None, entities: l
     out: dict[str, Any] = {"stage_s": round(time.perf_counter() - started, 1), "counts": counts, "entities": []}
     for entity in entities:
         t0 = time.perf_counter()
-        result = resolve(store, config, entity)
+        result = resolve(store, config, entity, engine=engine)
         resolve_seconds = time.perf_counter() - t0
         c = crosswalk
         with store.engine.connect() as conn:
@@ -175,10 +175,10 @@ def run_synthetic(customers: int, seed: int, store_path: str | None, entities: l
             for part in rows.partitions():
                 truth.add_predicted([(f"{r[0]}/{r[1]}/{r[2]}", r[3]) for r in part])
         t1 = time.perf_counter()
-        again = resolve(store, config, entity)  # nothing changed: what an unchanged nightly run costs
+        again = resolve(store, config, entity, engine=engine)  # nothing changed: what an unchanged nightly run costs
         rerun_seconds = time.perf_counter() - t1
         out["entities"].append({
-            "data": f"synthetic {customers} seed {seed}", "entity": entity, "records": result.records,
+            "data": f"synthetic {customers} seed {seed}", "engine": engine, "entity": entity, "records": result.records,
             **truth.scores(entity), "resolve_s": round(resolve_seconds, 1), "rerun_s": round(rerun_seconds, 2),
             "rerun_changed": again.changed, "pairs_scored": result.pairs_scored,
             # bounded work: pairs per record must stay flat as the data grows (every key is capped)
@@ -525,7 +525,8 @@ def main() -> None:
     parser.add_argument("--vs-splink", type=int, nargs="*", metavar="RECORDS",
                         help="crm2 and Splink 5 on the same perturbed Febrl-like person data (default 100000 "
                              "records): pairwise F1 over all true pairs, CPU seconds, peak MiB")
-    parser.add_argument("--engine", default="duckdb", help="crm2's resolve engine for --vs-splink")
+    parser.add_argument("--engine", default="duckdb", choices=["duckdb", "python", "spark"],
+                        help="crm2's resolve engine")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
@@ -534,7 +535,7 @@ def main() -> None:
         elif args.task == "person-splink":
             out = person_splink(args.customers[0], args.seed)
         elif args.task == "synthetic":
-            out = run_synthetic(args.customers[0], args.seed, args.store, args.entities, args.rules)
+            out = run_synthetic(args.customers[0], args.seed, args.store, args.entities, args.rules, args.engine)
         else:
             out = TASKS[args.task]()
         print(json.dumps(out))
@@ -554,7 +555,7 @@ def main() -> None:
     if not args.skip_synthetic:
         rows = []
         for n in args.customers:
-            extra = ["--customers", str(n), "--seed", str(args.seed), "--rules", args.rules,
+            extra = ["--customers", str(n), "--seed", str(args.seed), "--rules", args.rules, "--engine", args.engine,
                      "--entities", *args.entities]
             run = in_child("synthetic", *extra, *(["--store", args.store] if args.store else []))
             if "error" in run:
@@ -564,8 +565,8 @@ def main() -> None:
                 rows.append({**row, "stage_s": run["stage_s"], "wall_s": run["wall_s"], "peak_mb": run["peak_mb"]})
         print("== synthetic data (3 systems) through the shipped mappings, pairwise against ground truth ==")
         if rows:
-            show(rows, ["data", "entity", "records", "precision", "recall", "f1", "stage_s", "resolve_s", "rerun_s",
-                        "wall_s", "pairs_scored", "pairs_per_record", "golden", "peak_mb"])
+            show(rows, ["data", "engine", "entity", "records", "precision", "recall", "f1", "stage_s", "resolve_s",
+                        "rerun_s", "wall_s", "pairs_scored", "pairs_per_record", "golden", "peak_mb"])
         print()
     if not args.skip_febrl:
         rows = [in_child(t) for t in TASKS]
