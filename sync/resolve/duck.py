@@ -302,41 +302,45 @@ def _chunks(items: Sequence[Any], size: int = PARAMS) -> Iterable[Sequence[Any]]
         yield items[start:start + size]
 
 
-def read_keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], whole: bool) -> Any:
+KEYS = pa.schema([("rid", pa.int64()), ("key", pa.string())])
+FEATURES = pa.schema([("rid", pa.int64()), ("features", pa.string())])
+PAGE = 50_000
+
+
+def _batch(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    # one page at a time: a page of Python tuples, never the whole entity, is alive at once
+    return pa.RecordBatch.from_arrays([pa.array([r[0] for r in rows], schema.field(0).type),
+                                       pa.array([r[1] for r in rows], schema.field(1).type)], schema=schema)
+
+
+def read_keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], whole: bool) -> pa.Table:
+    """Blocking keys as Arrow: the whole entity's, or those of the changed records and every holder."""
     k = match_keys
-    rids: list[int] = []
-    keys: list[str] = []
+    batches: list[pa.RecordBatch] = []
     if whole:  # a first run (or new rules): every key of the entity, read once
         for part in conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity),
-                                 execution_options={"yield_per": 50_000}).partitions():
-            for rid, key in part:
-                rids.append(rid)
-                keys.append(key)
+                                 execution_options={"yield_per": PAGE}).partitions():
+            batches.append(_batch(part, KEYS))
     else:  # a few changed records: their keys, then everyone holding one of them (indexed look-ups)
         wanted: set[str] = set()
         for part in _chunks(sorted(dirty)):
             wanted.update(key for (key,) in conn.execute(sa.select(k.c.key).where(k.c.rid.in_(part))))
         for part in _chunks(sorted(wanted - big)):
-            for rid, key in conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity,
-                                                                          k.c.key.in_(part))):
-                rids.append(rid)
-                keys.append(key)
-    return pa.table({"rid": pa.array(rids, pa.int64()), "key": pa.array(keys, pa.string())})
+            rows = conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity, k.c.key.in_(part))).all()
+            if rows:
+                batches.append(_batch(rows, KEYS))
+    return pa.Table.from_batches(batches, KEYS)
 
 
-def read_features(conn: Connection, entity: str, rids: list[int], whole: bool) -> Any:
+def read_features(conn: Connection, entity: str, rids: list[int], whole: bool) -> pa.Table:
+    """Prepared values (JSON text) as Arrow: the whole entity's, or these records'."""
     m = match_records
-    out_rid: list[int] = []
-    out_json: list[str] = []
     text = sa.cast(m.c.features, sa.Text)
     queries = ([sa.select(m.c.rid, text).where(m.c.entity == entity)] if whole else
                [sa.select(m.c.rid, text).where(m.c.rid.in_(part)) for part in _chunks(rids)])
-    for query in queries:
-        for part in conn.execute(query, execution_options={"yield_per": 50_000}).partitions():
-            for rid, features in part:
-                out_rid.append(rid)
-                out_json.append(features)
-    return pa.table({"rid": pa.array(out_rid, pa.int64()), "features": pa.array(out_json, pa.string())})
+    batches = [_batch(part, FEATURES) for query in queries
+               for part in conn.execute(query, execution_options={"yield_per": PAGE}).partitions()]
+    return pa.Table.from_batches(batches, FEATURES)
 
 
 def kept_rows(rows: Iterable[Sequence[Any]], names: list[str]) -> list[dict[str, Any]]:
