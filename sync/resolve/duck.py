@@ -353,12 +353,22 @@ def kept_rows(rows: Iterable[Sequence[Any]], names: list[str]) -> list[dict[str,
 
 @dataclass
 class Scored:
-    pairs: int  # candidate pairs scored
-    kept: list[dict[str, Any]]  # match and review pairs as match_pairs rows (without entity / run id)
+    pairs: int = 0  # candidate pairs scored
+    matches: int = 0
+    reviews: int = 0
+
+    def take(self, rows: list[dict[str, Any]], sink: Callable[[list[dict[str, Any]]], None]) -> None:
+        self.matches += sum(1 for x in rows if x["decision"] == "match")
+        self.reviews += sum(1 for x in rows if x["decision"] == "review")
+        sink(rows)
+
+
+Sink = Callable[[list[dict[str, Any]]], None]
+"""Receives kept pairs (match_pairs rows without entity and run id) a page at a time."""
 
 
 def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
-          whole: bool, threads: int | None = None) -> Scored:
+          whole: bool, sink: Sink, threads: int | None = None) -> Scored:
     """Score the changed records against everyone sharing a key, on DuckDB; the pairs to keep."""
     duck = connect(threads)
     try:
@@ -367,7 +377,7 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         duck.execute(f"CREATE TEMP TABLE cand AS {candidates_sql(rules)}").fetchall()
         pairs = duck.execute("SELECT count(*) FROM cand").fetchall()[0][0]
         if not pairs:
-            return Scored(0, [])
+            return Scored()
         need = [] if whole else [r for (r,) in duck.execute(
             "SELECT l FROM cand UNION SELECT r FROM cand ORDER BY 1").fetchall()]
         duck.register("features_json", read_features(conn, entity, need, whole))
@@ -375,9 +385,9 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         names = [c.name for c in rules.comparisons]
         cursor = duck.execute(f"SELECT * FROM ({scoring_sql(rules)}) WHERE decision IN ('match', 'review') "
                               "ORDER BY l, r")
-        kept: list[dict[str, Any]] = []
-        while rows := cursor.fetchmany(10_000):
-            kept += kept_rows(rows, names)
-        return Scored(int(pairs), kept)
+        scored = Scored(int(pairs))
+        while rows := cursor.fetchmany(10_000):  # written a page at a time: memory stays flat
+            scored.take(kept_rows(rows, names), sink)
+        return scored
     finally:
         duck.close()

@@ -243,17 +243,18 @@ def _score_set_based(engine: str, conn: Connection, entity: str, rules: EntityRu
     # most records changed (a first run, new rules): read the whole entity once, not by look-ups
     whole = len(dirty) * 2 >= total
     big = set() if whole else _big_keys(conn, entity, rules)
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        conn.execute(match_pairs.insert(), [{"entity": entity, "run_id": run_id, **x} for x in rows])
     if engine == "spark":
         from sync.resolve import spark
 
-        scored = spark.score(conn, entity, rules, dirty, big, whole)
+        scored = spark.score(conn, entity, rules, dirty, big, whole, write)
     else:
-        scored = duck.score(conn, entity, rules, dirty, big, whole)
+        scored = duck.score(conn, entity, rules, dirty, big, whole, write)
     result.pairs_scored += scored.pairs
-    result.matches += sum(1 for x in scored.kept if x["decision"] == "match")
-    result.reviews += sum(1 for x in scored.kept if x["decision"] == "review")
-    for part in chunks(scored.kept, 5000):
-        conn.execute(match_pairs.insert(), [{"entity": entity, "run_id": run_id, **x} for x in part])
+    result.matches += scored.matches
+    result.reviews += scored.reviews
 
 
 def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, dirty: list[int],

@@ -87,7 +87,8 @@ def stop() -> None:
 
 
 def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
-          whole: bool, master: str | None = None, settings: Mapping[str, str] | None = None) -> duck.Scored:
+          whole: bool, sink: duck.Sink, master: str | None = None,
+          settings: Mapping[str, str] | None = None) -> duck.Scored:
     """Score the changed records against everyone sharing a key, on Spark; the pairs to keep."""
     import pyarrow as pa
 
@@ -101,7 +102,7 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         cand.createOrReplaceTempView("cand")
         pairs = cand.count()
         if not pairs:
-            return duck.Scored(0, [])
+            return duck.Scored()
         need = [] if whole else sorted(
             r[0] for r in spark.sql("SELECT l FROM cand UNION SELECT r FROM cand").collect())
         spark.createDataFrame(duck.read_features(conn, entity, need, whole)).createOrReplaceTempView("features_json")
@@ -109,8 +110,11 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         kept = spark.sql(f"SELECT * FROM ({duck.scoring_sql(rules, d)}) s WHERE decision IN ('match', 'review') "
                          "ORDER BY l, r").toArrow()
         names = [c.name for c in rules.comparisons]
-        rows = zip(*(kept.column(i).to_pylist() for i in range(kept.num_columns)), strict=True)
-        return duck.Scored(int(pairs), duck.kept_rows(rows, names))
+        scored = duck.Scored(int(pairs))
+        for batch in kept.to_batches(10_000):
+            rows = zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
+            scored.take(duck.kept_rows(rows, names), sink)
+        return scored
     finally:
         cand.unpersist()
         for view in ("keys", "dirty", "cand", "features_json", "rec"):
