@@ -5,8 +5,9 @@ A run has three steps, all in one transaction so golden records move consistentl
 1. **refresh** — staged records that are new or whose content hash changed since they were
    last resolved get their comparison values prepared and their blocking keys rewritten;
    records deleted at source or quarantined leave the match state.
-2. **score** — only those changed records are paired, through shared blocking keys looked up
-   in SQL, with every record already known; pairs scored match or review are kept.
+2. **score** — only those changed records are paired, through shared blocking keys, with every
+   record already known; pairs scored match or review are kept. Where: ``engine`` (DuckDB
+   set-based SQL by default, Spark, or the per-pair Python path below).
 3. **cluster** — clusters are rebuilt from the kept links and people's decisions (cheap: no
    scoring but of members of clusters that are not cliques of links, checked for a rule's
    no_match between them), compared with the golden records they had, and only clusters that
