@@ -19,7 +19,9 @@ from sync import logs
 from sync.cli import console as cli_console
 from sync.cli import golden as cli_golden
 from sync.cli import init as cli_init
+from sync.cli import links as cli_links
 from sync.cli import mapping as cli_mapping
+from sync.cli import match as cli_match
 from sync.cli import migrate as cli_migrate
 from sync.cli import sandbox as cli_sandbox
 from sync.cli import scores as cli_scores
@@ -330,7 +332,8 @@ def generate(customers: int, seed: int, out: Path, workers: int) -> None:
 
 
 for _command in (*cli_golden.COMMANDS, cli_mapping.mapping, cli_migrate.migrate, *cli_console.COMMANDS,
-                 cli_scores.scores, cli_sandbox.sandbox, cli_state.state, cli_init.init, *cli_security.COMMANDS):
+                 cli_scores.scores, cli_sandbox.sandbox, cli_state.state, cli_init.init, *cli_security.COMMANDS,
+                 cli_links.links, cli_match.match):
     cli.add_command(_command)
 
 

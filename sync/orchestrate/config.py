@@ -102,6 +102,19 @@ class StageToggle(Strict):
     rules: Path | None = None
 
 
+class SparkSettings(Strict):
+    master: str = Field(default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn ...")
+    settings: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.executor.memory")
+
+
+class ResolveToggle(StageToggle):
+    engine: Literal["duckdb", "spark", "python"] = Field(
+        default="duckdb", description="where candidate pairs are found and scored: duckdb (set-based SQL, "
+                                      "in-process), spark (the same SQL on Apache Spark) or python (one call "
+                                      "per pair); all decide the same")
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+
 class EnrichToggle(StageToggle):
     as_of: date | None = Field(default=None, description="score as of this date (default: today, UTC)")
 
@@ -122,7 +135,7 @@ class PipelineConfig(Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     extractors: list[Extractor] = Field(default_factory=list)
     checks: StageToggle = Field(default_factory=StageToggle)
-    resolve: StageToggle = Field(default_factory=StageToggle)
+    resolve: ResolveToggle = Field(default_factory=ResolveToggle)
     enrich: EnrichToggle = Field(default_factory=EnrichToggle)
     writeback: WritebackConfig = Field(default_factory=WritebackConfig)
 

@@ -228,7 +228,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
                 report(stages.checks(store, rules["checks"], run_id))
             elif stage == "resolve":
                 start(stage)
-                report(stages.resolve(store, rules["resolve"], run_id))
+                report(stages.resolve(store, rules["resolve"], run_id, pipeline.resolve))
             elif stage == "enrich":
                 start(stage)
                 report(stages.enrich(store, rules["enrich"], run_id, pipeline.enrich.as_of))

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sync.orchestrate.config import LoadedConfig
+from sync.orchestrate.config import LoadedConfig, ResolveToggle
 from sync.shipped import DEFAULT_RULES
 from sync.store import Store
 
@@ -74,10 +74,16 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     return StageReport("checks", "ok", detail, counts)
 
 
-def resolve(store: Store, rules: MatchConfig, run_id: str) -> StageReport:
+def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveToggle | None = None) -> StageReport:
+    """``settings``: the pipeline config's ``resolve`` section (engine, Spark master and settings)."""
     from sync.resolve import resolve_all
 
-    results = resolve_all(store, rules, run_id)
+    engine = settings.engine if settings else None
+    if settings and engine == "spark":  # the session is made once, with the configured master and settings
+        from sync.resolve import spark
+
+        spark.session(settings.spark.master, settings.spark.settings)
+    results = resolve_all(store, rules, run_id, engine=engine)
     counts = {f"{r.entity}_{k}": v for r in results for k, v in
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}
     detail = ", ".join(f"{r.golden:,} golden {r.entity}s ({r.changed:,} changed, {r.reviews:,} to review)"

@@ -5,8 +5,9 @@ A run has three steps, all in one transaction so golden records move consistentl
 1. **refresh** — staged records that are new or whose content hash changed since they were
    last resolved get their comparison values prepared and their blocking keys rewritten;
    records deleted at source or quarantined leave the match state.
-2. **score** — only those changed records are paired, through shared blocking keys looked up
-   in SQL, with every record already known; pairs scored match or review are kept.
+2. **score** — only those changed records are paired, through shared blocking keys, with every
+   record already known; pairs scored match or review are kept. Where: ``engine`` (DuckDB
+   set-based SQL by default, Spark, or the per-pair Python path below).
 3. **cluster** — clusters are rebuilt from the kept links and people's decisions (cheap: no
    scoring but of members of clusters that are not cliques of links, checked for a rule's
    no_match between them), compared with the golden records they had, and only clusters that
@@ -94,16 +95,30 @@ class ResolveResult:
         return asdict(self)
 
 
+ENGINES = ("duckdb", "python", "spark")
+"""Where candidate pairs are found and scored: ``duckdb`` (set-based SQL in-process,
+sync/resolve/duck.py), ``spark`` (the same SQL on Apache Spark, sync/resolve/spark.py) or
+``python`` (indexed look-ups in the store, one ``Scorer.score`` call per pair). All three give
+the same pairs, weights and decisions; everything else in a run is shared."""
+DEFAULT_ENGINE = "duckdb"
+
+
 def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None = None,
-            *, page: int = 2000) -> ResolveResult:
+            *, page: int = 2000, engine: str | None = None) -> ResolveResult:
     """Bring golden records of ``entity`` up to date with staging; returns what changed."""
+    engine = engine or DEFAULT_ENGINE
+    if engine not in ENGINES:
+        raise ValueError(f"unknown resolve engine '{engine}' (choose one of {', '.join(ENGINES)})")
     rules = config.rules_for(entity)
     scorer = Scorer(rules)
     result = ResolveResult(entity)
     with store.begin() as conn:
         _rescore_if_rules_changed(store, conn, entity, rules, run_id)
         dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
-        _score(conn, entity, rules, scorer, dirty, run_id, result)
+        if engine in ("duckdb", "spark"):
+            _score_set_based(engine, conn, entity, rules, dirty, run_id, result)
+        else:
+            _score(conn, entity, rules, scorer, dirty, run_id, result)
         _recluster(store, conn, entity, rules, scorer, set(dirty), touched, run_id, result)
     return result
 
@@ -207,16 +222,48 @@ def _forget(conn: Connection, rids: Sequence[int], *, drop_records: bool) -> Non
 
 
 # -- 2. score --------------------------------------------------------------------------------
+def _big_keys(conn: Connection, entity: str, rules: EntityRules) -> set[str]:
+    """Keys shared by more records than their rule's cap (a common word, a placeholder phone, a
+    birth date in a big population) say nothing: every rule's keys are capped, none is exempt."""
+    k = match_keys
+    smallest = min([rules.max_block_size] + [b.max_block_size for b in rules.blocking if b.max_block_size])
+    return {key for key, n in conn.execute(
+        sa.select(k.c.key, sa.func.count()).where(k.c.entity == entity).group_by(k.c.key)
+        .having(sa.func.count() > smallest)) if n > rules.block_limit(key.split(":", 1)[0])}
+
+
+def _score_set_based(engine: str, conn: Connection, entity: str, rules: EntityRules, dirty: list[int],
+                     run_id: str | None, result: ResolveResult) -> None:
+    """The same candidates and scores as ``_score``, found and scored by set-based SQL on DuckDB or Spark."""
+    from sync.resolve import duck
+
+    if not dirty:
+        return
+    total = conn.execute(sa.select(sa.func.count()).select_from(match_records)
+                         .where(match_records.c.entity == entity)).scalar_one()
+    # most records changed (a first run, new rules): read the whole entity once, not by look-ups
+    whole = len(dirty) * 2 >= total
+    big = set() if whole else _big_keys(conn, entity, rules)
+
+    def write(rows: list[dict[str, Any]]) -> None:
+        conn.execute(match_pairs.insert(), [{"entity": entity, "run_id": run_id, **x} for x in rows])
+    if engine == "spark":
+        from sync.resolve import spark
+
+        scored = spark.score(conn, entity, rules, dirty, big, whole, write)
+    else:
+        scored = duck.score(conn, entity, rules, dirty, big, whole, write)
+    result.pairs_scored += scored.pairs
+    result.matches += scored.matches
+    result.reviews += scored.reviews
+
+
 def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, dirty: list[int],
            run_id: str | None, result: ResolveResult) -> None:
     if not dirty:
         return
     k = match_keys
-    # keys shared by too many records (a common word, a placeholder phone) say nothing: skip them
-    smallest = min([rules.max_block_size] + [b.max_block_size for b in rules.blocking if b.max_block_size])
-    big = {key for key, n in conn.execute(
-        sa.select(k.c.key, sa.func.count()).where(k.c.entity == entity).group_by(k.c.key)
-        .having(sa.func.count() > smallest)) if n > rules.block_limit(key.split(":", 1)[0])}
+    big = _big_keys(conn, entity, rules)
     dirty_set = set(dirty)
     cache: dict[int, Any] = {}
     for part in chunks(sorted(dirty)):
@@ -443,6 +490,6 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
 
 
 def resolve_all(store: Store, config: MatchConfig, run_id: str | None = None,
-                entities: Iterable[str] | None = None) -> list[ResolveResult]:
+                entities: Iterable[str] | None = None, *, engine: str | None = None) -> list[ResolveResult]:
     """Resolve every entity the match rules cover (or the ones named)."""
-    return [resolve(store, config, e, run_id) for e in (entities or config.entities)]
+    return [resolve(store, config, e, run_id, engine=engine) for e in (entities or config.entities)]

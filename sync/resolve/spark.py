@@ -1,0 +1,121 @@
+"""``resolve.engine: spark`` — the DuckDB plan (sync/resolve/duck.py) on Apache Spark.
+
+The same three inputs (blocking keys, changed records, prepared values as JSON text) are handed
+to Spark as Arrow tables and the same SQL, in Spark's dialect, finds the candidates and scores
+them. Spark has no Jaro-Winkler and none of rapidfuzz's token ratios: they are vectorised
+pandas UDFs (Arrow batches, rapidfuzz ``cpdist`` in C++), the same scorers DuckDB's functions
+call, so both engines decide the same (tests/sync/test_resolve_spark.py).
+
+One session per process, ``local[2]`` unless ``master`` says otherwise; settings from the
+pipeline config's ``resolve.spark`` (e.g. ``spark.executor.memory``). Needs Java 17+ and the
+``spark`` extra (``pip install crm2[spark]``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from sync.resolve import duck
+from sync.resolve.spec import EntityRules
+
+DEFAULTS = {
+    "spark.sql.shuffle.partitions": "2",  # small local data: 200 shuffle tasks would be pure overhead
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
+}
+_session: Any = None
+
+
+def _scorer(name: str) -> Callable[..., float]:
+    from rapidfuzz import fuzz
+    from rapidfuzz.distance import Indel, JaroWinkler
+
+    return {"crm2_jaro_winkler": JaroWinkler.similarity, "crm2_ratio": fuzz.ratio,
+            "crm2_token_set": fuzz.token_set_ratio, "crm2_token_sort": fuzz.token_sort_ratio,
+            "crm2_indel": Indel.normalized_similarity}[name]
+
+
+def _vectorised(name: str) -> Callable[[pd.Series, pd.Series], pd.Series]:
+    # by name: rapidfuzz's compiled scorers cannot be pickled to Spark's Python workers
+    def run(a: pd.Series, b: pd.Series) -> pd.Series:
+        from rapidfuzz.process import cpdist
+
+        scorer = _scorer(name)
+        # empty sides never reach a level (the SQL's CASE), but Spark evaluates the UDF for every row
+        left = a.fillna("").to_numpy(dtype=object)
+        right = b.fillna("").to_numpy(dtype=object)
+        return pd.Series(cpdist(left, right, scorer=scorer, dtype=np.float64, workers=1))
+    return run
+
+
+def session(master: str | None = None, settings: Mapping[str, str] | None = None) -> Any:
+    """The process's Spark session with crm2's similarity functions (created on first use)."""
+    global _session
+    if _session is not None:
+        return _session
+    from pyspark.sql import SparkSession
+    from pyspark.sql.functions import pandas_udf
+
+    builder = SparkSession.builder.master(master or "local[2]").appName("crm2-resolve")
+    # Python workers run this interpreter (its packages: rapidfuzz, crm2), not whatever python3 is first on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    for key, value in {**DEFAULTS, **(settings or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    for name in ("crm2_jaro_winkler", "crm2_ratio", "crm2_token_set", "crm2_token_sort", "crm2_indel"):
+        spark.udf.register(name, pandas_udf(_vectorised(name), "double"))  # type: ignore[call-overload]
+    _session = spark
+    return spark
+
+
+def stop() -> None:
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None
+
+
+def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
+          whole: bool, sink: duck.Sink, master: str | None = None,
+          settings: Mapping[str, str] | None = None) -> duck.Scored:
+    """Score the changed records against everyone sharing a key, on Spark; the pairs to keep."""
+    import pyarrow as pa
+
+    spark = session(master, settings)
+    d = duck.SPARK
+    spark.createDataFrame(duck.read_keys(conn, entity, dirty, big, whole)).createOrReplaceTempView("keys")
+    spark.createDataFrame(pa.table({"rid": pa.array(sorted(set(dirty)), pa.int64())})).createOrReplaceTempView(
+        "dirty")
+    cand = spark.sql(duck.candidates_sql(rules, d)).cache()
+    try:
+        cand.createOrReplaceTempView("cand")
+        pairs = cand.count()
+        if not pairs:
+            return duck.Scored()
+        need = [] if whole else sorted(
+            r[0] for r in spark.sql("SELECT l FROM cand UNION SELECT r FROM cand").collect())
+        spark.createDataFrame(duck.read_features(conn, entity, need, whole)).createOrReplaceTempView("features_json")
+        spark.sql(duck.prepared_sql(rules, d)).createOrReplaceTempView("rec")
+        kept = spark.sql(f"SELECT * FROM ({duck.scoring_sql(rules, d)}) s WHERE decision IN ('match', 'review') "
+                         "ORDER BY l, r").toArrow()
+        names = [c.name for c in rules.comparisons]
+        scored = duck.Scored(int(pairs))
+        for batch in kept.to_batches(10_000):
+            rows = zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
+            scored.take(duck.kept_rows(rows, names), sink)
+        return scored
+    finally:
+        cand.unpersist()
+        for view in ("keys", "dirty", "cand", "features_json", "rec"):
+            spark.catalog.dropTempView(view)

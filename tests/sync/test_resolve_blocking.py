@@ -1,0 +1,51 @@
+"""Bounded work: every blocking key is capped by its max_block_size, dates included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sync.resolve import resolve
+from sync.resolve.spec import MatchConfig
+from sync.store.store import StagedRecord, Store
+
+RULES = {
+    "version": 1,
+    "entities": {"person": {
+        "max_block_size": 50,
+        "blocking": [
+            {"name": "dob", "key": ["date_of_birth | digits"], "max_block_size": 3},
+            {"name": "name", "key": ["surname | text"]},
+        ],
+        "comparisons": [
+            {"name": "surname", "field": "surname", "comparator": "jaro_winkler",
+             "levels": [{"name": "same", "at_least": 1.0, "weight": 10}, {"name": "different", "weight": -5}]},
+            {"name": "dob", "field": "date_of_birth", "comparator": "date",
+             "levels": [{"name": "same", "at_least": 1.0, "weight": 6}, {"name": "different", "weight": -5}]},
+        ],
+        "threshold": 14,
+    }},
+}
+
+
+def _people(store: Store, rows: list[tuple[str, str, str]]) -> None:
+    with store.begin() as conn:
+        store.stage(conn, [StagedRecord("hr", "person", rid, "person", {"surname": surname, "date_of_birth": dob})
+                           for rid, surname, dob in rows], None)
+
+
+def test_a_date_key_shared_by_more_records_than_its_cap_pairs_nothing(tmp_path: Path) -> None:
+    config = MatchConfig.model_validate(RULES)
+    store = Store.open(str(tmp_path / "crm2.sqlite"))
+    # three records share a birth date, within the cap of 3: all three pairs are scored
+    _people(store, [("1", "Smith", "1980-01-02"), ("2", "Jones", "1980-01-02"), ("3", "Brown", "1980-01-02")])
+    first = resolve(store, config, "person")
+    assert first.pairs_scored == 3
+    # a fourth makes the date block too big to say anything: it is skipped like any other key
+    _people(store, [("4", "Green", "1980-01-02")])
+    second = resolve(store, config, "person")
+    assert second.pairs_scored == 0
+    # a key of another rule still pairs the new record
+    _people(store, [("5", "Green", "1990-05-06")])
+    third = resolve(store, config, "person")
+    assert third.pairs_scored == 1
+    store.engine.dispose()
