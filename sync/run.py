@@ -66,6 +66,8 @@ def _extract_report(name: str, result: PipeResult) -> StageReport:
     figures = ", ".join(f"{counts[k]:,} {k}" for k in shown if counts.get(k))
     if result.ok:
         return StageReport(f"extract:{name}", "ok", figures, counts)
+    if result.tap_exit == 0 and result.target_exit == ExitCode.PARTIAL:  # lines or streams kept in quarantine
+        return StageReport(f"extract:{name}", "partial", f"{figures}\n{result.stderr_tail}", counts)
     why = ("stopped early on the API limit or budget; the next run resumes from the saved state"
            if result.tap_exit == STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
     return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)

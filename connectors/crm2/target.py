@@ -24,12 +24,10 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 import click
-import msgspec
 from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
@@ -39,11 +37,19 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from connectors.crm2.target_config import (
     TargetConfigError,
+    TargetPartial,
     TargetRunError,
     TargetSettings,
     config_jsonschema,
     one_line_errors,
     parse,
+)
+from connectors.crm2.target_lines import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_LINE_BYTES,
+    Unreadable,
+    decode_line,
+    read_lines,
 )
 from connectors.crm2.target_loader import Loader
 from connectors.crm2.target_sink import Crm2Sink
@@ -54,7 +60,6 @@ from sync.store import Store
 from sync.yamlconf import ConfigError
 
 UNREADABLE_STREAM = "(unreadable input)"
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _UNREADABLE = "_crm2_unreadable"
 
 
@@ -70,37 +75,45 @@ class InvalidSchemaMessage(InvalidInputLine, TargetRunError):
     """A tap sent a SCHEMA message that cannot be used."""
 
 
-class UnreadableInput(InvalidInputLine, TargetRunError):
-    """A line of input was not a Singer message."""
+class UnreadableInput(InvalidInputLine, TargetPartial):
+    """A line of input was not a Singer message; it is quarantined, the rest loads (exit 3)."""
 
 
 class Crm2Reader(SingerReader):
-    """Singer's reader, decoding with msgspec (three times faster than json; the same values,
-    floats as exact Decimals), and a line that is not a JSON object becomes a message of its own."""
+    """Singer's reader, reading bytes and decoding each line on its own (msgspec: three times
+    faster than json, floats as exact Decimals). A line that cannot be a message — too long, not
+    UTF-8, not JSON, too deep, a number out of range — becomes a message of its own carrying the
+    reason, so it is quarantined and the lines around it load (see target_lines)."""
 
-    def deserialize_json(self, line: str) -> dict:
-        try:
-            message = _DECODER.decode(line)
-        except msgspec.DecodeError:
-            try:  # Python's json also takes escaped lone surrogates and NaN, which msgspec refuses
-                message = json.loads(line, parse_float=Decimal)
-            except (ValueError, RecursionError):
-                message = None
-        if not isinstance(message, dict) or "type" not in message:
-            return {"type": _UNREADABLE, "line": line if isinstance(line, str) else repr(line)}
-        return message
+    max_line_bytes = DEFAULT_MAX_LINE_BYTES
+    max_depth = DEFAULT_MAX_DEPTH
+
+    def deserialize_json(self, line: str | bytes) -> dict:
+        raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+        message = decode_line(raw, self.max_depth)
+        if isinstance(message, Unreadable):
+            return {"type": _UNREADABLE, "unreadable": message}
+        return message or {"type": _UNREADABLE, "unreadable": None}
 
     def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Counter[str]:
         """singer-sdk's loop, minus its per-line checks this reader already makes; blank lines skipped."""
         callbacks = {**callbacks, _UNREADABLE: self.on_unreadable}
         unknown = self._process_unknown_message
         stats: Counter[str] = Counter()
-        for line in file_input or self.default_input:
-            self._current_message = line
-            message = self.deserialize_json(line)
-            kind = message["type"]
-            if kind == _UNREADABLE and not str(message.get("line", "")).strip():
+        max_depth = self.max_depth
+        for number, line in enumerate(read_lines(file_input or self.default_input, self.max_line_bytes), 1):
+            if isinstance(line, Unreadable):
+                message: dict | Unreadable | None = line
+            else:
+                self._current_message = line
+                message = decode_line(line, max_depth)
+                if message is None:
+                    continue  # a blank line
+            if isinstance(message, Unreadable):
+                self.on_unreadable({"type": _UNREADABLE, "unreadable": message, "line_number": number})
+                stats[_UNREADABLE] += 1
                 continue
+            kind = message["type"]
             callbacks.get(kind, unknown)(message)
             stats[kind] += 1
         return stats
@@ -159,6 +172,8 @@ class TargetCrm2(Target):
         self._routes: dict[str, list[tuple[Any, Crm2Sink, frozenset[str]]]] = {}
         self._since_age_check = 0
         self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
+        self.message_reader.max_line_bytes = settings.max_line_bytes  # type: ignore[attr-defined]
+        self.message_reader.max_depth = settings.max_depth  # type: ignore[attr-defined]
 
     # -- config ---------------------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -196,9 +211,13 @@ class TargetCrm2(Target):
         self.violations.append(error)
 
     def _process_unreadable(self, message: dict) -> None:
-        line = str(message.get("line", ""))
-        self._violation(UnreadableInput("a line of input is not a Singer message; kept in quarantine"))
-        self.loader.quarantine_stream(UNREADABLE_STREAM, [{"line": line}], "line is not a JSON Singer message",
+        """Quarantine a line nothing can read, under the stream it names when it names one."""
+        line = message.get("unreadable")
+        if not isinstance(line, Unreadable):
+            return  # a blank line
+        self._violation(UnreadableInput(f"a line of input cannot be read ({line.reason}); kept in quarantine"))
+        kept = {**line.kept(), "line_number": message.get("line_number")}  # two equal lines stay two rows
+        self.loader.quarantine_stream(line.stream or UNREADABLE_STREAM, [kept], line.reason,
                                       count_received=True)
 
     def _process_schema_message(self, message_dict: dict) -> None:
@@ -323,14 +342,21 @@ class TargetCrm2(Target):
                               quarantined=pc.quarantined)
         write_metrics(dict(totals))
         self.store.close()
-        if self.violations:
-            first = self.violations[0]
+        # A fault of the tap or a stopped stream is exit 1; lines kept in quarantine because they
+        # could not be read (and streams nobody mapped) are exit 3: finished, not all loaded.
+        faults = [v for v in self.violations if not isinstance(v, TargetPartial)]
+        if faults:
+            first = faults[0]
             more = f" (and {len(self.violations) - 1} more problems, see the log)" if len(self.violations) > 1 else ""
             raise type(first)(f"{first}{more}")
         if self.loader.failures:
             raise TargetRunError("; ".join(f"stream {s} stopped: {why}" for s, why in self.loader.failures.items()))
         if problems:
             raise TargetRunError("; ".join(problems))
+        if self.violations:
+            first = self.violations[0]
+            more = f" (and {len(self.violations) - 1} more, see the log)" if len(self.violations) > 1 else ""
+            raise type(first)(f"{first}{more}")
 
 
 if __name__ == "__main__":

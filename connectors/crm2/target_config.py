@@ -17,12 +17,15 @@ import click
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.crm2.target_lines import DEFAULT_MAX_DEPTH, DEFAULT_MAX_LINE_BYTES, MSGSPEC_MAX_DEPTH
 from sync.redaction import register_secret
 
 EXIT_CONFIG = 2
 """Same meaning as crm2's own exit code 2: bad configuration, nothing ran."""
 
 EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+"""Same meaning as crm2's own exit code 3: finished, but some input was quarantined."""
 
 
 class TargetConfigError(Exception):
@@ -36,6 +39,10 @@ class TargetConfigError(Exception):
 
 class TargetRunError(Exception):
     """The run ended with something not accounted for; the message says what, without data."""
+
+
+class TargetPartial(TargetRunError):
+    """The run finished and every line is accounted for, but some were quarantined (exit 3)."""
 
 
 class TargetSettings(BaseModel):
@@ -53,6 +60,13 @@ class TargetSettings(BaseModel):
     run_id: str | None = Field(default=None, max_length=36, description="crm2 run this load belongs to")
     unmapped_streams: Literal["skip", "quarantine"] = Field(
         default="skip", description="what to do with records of a stream the mapping does not mention")
+    max_line_bytes: int = Field(
+        default=DEFAULT_MAX_LINE_BYTES, ge=1024, le=1024**3,
+        description="longest input line accepted, in bytes; a longer one is quarantined (default 16 MiB)")
+    max_depth: int = Field(
+        default=DEFAULT_MAX_DEPTH, ge=2, le=MSGSPEC_MAX_DEPTH,
+        description="deepest nesting of objects/arrays accepted in a line, the message itself being level 1; "
+                    "a deeper line is quarantined (default 64)")
     batch_size_rows: int | None = Field(
         default=None, ge=1, le=100_000, description="records per stream written in one transaction")
 
@@ -94,7 +108,8 @@ def config_jsonschema() -> dict[str, Any]:
 
 
 def one_line_errors(command: click.Command) -> click.Command:
-    """Make ``command`` print one line and exit 2 (bad config) or 1 (run failed) instead of a traceback."""
+    """Make ``command`` print one line and exit 2 (bad config), 1 (run failed) or 3 (input quarantined)
+    instead of a traceback."""
     original: Callable[..., Any] = command.main
 
     def main(*args: Any, **kwargs: Any) -> Any:
@@ -103,6 +118,9 @@ def one_line_errors(command: click.Command) -> click.Command:
         except TargetConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_CONFIG)
+        except TargetPartial as exc:
+            print(f"target-crm2: {exc}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_PARTIAL)
         except TargetRunError as exc:
             print(f"target-crm2: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_FAILED)
