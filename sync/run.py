@@ -62,7 +62,7 @@ def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
 def _extract_report(name: str, result: PipeResult) -> StageReport:
     counts = {k: int(v) for k, v in result.target_metrics.items() if isinstance(v, int)}
     counts["api_calls"] = int(result.tap_metrics.get("api_calls") or 0)
-    shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined")
+    shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined", "unmapped_streams")
     figures = ", ".join(f"{counts[k]:,} {k}" for k in shown if counts.get(k))
     if result.ok:
         return StageReport(f"extract:{name}", "ok", figures, counts)
@@ -153,6 +153,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
         outcome = RunOutcome(run_id, reports, quarantined)
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),
                          counts={"staged": staged, "quarantined": quarantined,
+                                 "unmapped_streams": sum(s.counts.get("unmapped_streams", 0) for s in reports),
                                  "stages": {s.name: {"status": s.status, **s.counts} for s in reports}},
                          api_calls=sum(s.counts.get("api_calls", 0) for s in reports))
         return outcome

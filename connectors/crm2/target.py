@@ -71,6 +71,10 @@ class RecordsWithoutKeys(MissingKeyPropertiesError, TargetRunError):
     """A tap sent records lacking the key properties its SCHEMA message declared."""
 
 
+class UnmappedStreams(TargetPartial):
+    """A tap sent streams the mapping neither maps nor lists under ``ignore:`` (exit 3)."""
+
+
 class InvalidSchemaMessage(InvalidInputLine, TargetRunError):
     """A tap sent a SCHEMA message that cannot be used."""
 
@@ -340,7 +344,12 @@ class TargetCrm2(Target):
             for pc in c.plans.values():
                 totals.update(inserted=pc.inserted, updated=pc.updated, unchanged=pc.unchanged, deleted=pc.deleted,
                               quarantined=pc.quarantined)
+        totals["unmapped_streams"] = len(self.loader.unmapped_streams)
         write_metrics(dict(totals))
+        if self.loader.unmapped_streams:
+            names = ", ".join(sorted(self.loader.unmapped_streams))
+            self._violation(UnmappedStreams(f"streams without a mapping: {names} (map them, or list them under "
+                                            f"'ignore:' in {self.settings.mapping.name})"))
         self.store.close()
         # A fault of the tap or a stopped stream is exit 1; lines kept in quarantine because they
         # could not be read (and streams nobody mapped) are exit 3: finished, not all loaded.

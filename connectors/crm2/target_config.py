@@ -59,7 +59,9 @@ class TargetSettings(BaseModel):
         description="name under which the tap's state is kept in the store (default: the source system)")
     run_id: str | None = Field(default=None, max_length=36, description="crm2 run this load belongs to")
     unmapped_streams: Literal["skip", "quarantine"] = Field(
-        default="skip", description="what to do with records of a stream the mapping does not mention")
+        default="quarantine",
+        description="what to do with records of a stream the mapping neither maps nor lists under 'ignore:' "
+                    "(either way the target exits 3)")
     max_line_bytes: int = Field(
         default=DEFAULT_MAX_LINE_BYTES, ge=1024, le=1024**3,
         description="longest input line accepted, in bytes; a longer one is quarantined (default 16 MiB)")

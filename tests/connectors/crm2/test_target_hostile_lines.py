@@ -177,3 +177,49 @@ def test_every_raw_line_is_loaded_or_quarantined(sent):
             assert all(r.reason for r in view.quarantine())
         finally:
             view.close()
+
+
+# -- streams nobody mapped ---------------------------------------------------------------------------
+
+def _refunds(tmp_path: Path, mapping_text: str) -> tuple[TargetRun, StoreView, Path]:
+    mapping = write_shop_mapping(tmp_path)
+    mapping.write_text(mapping_text)
+    store = tmp_path / "store.sqlite"
+    metrics = tmp_path / "metrics.json"
+    config = write_config(tmp_path, store_url=store, mapping=mapping)
+    stdin = (_line(schema("clients", CLIENT_PROPERTIES)) + _record_line(1)
+             + _line(schema("refunds", {"id": {"type": "string"}, "amount": {"type": "string"}}))
+             + b"".join(_line({"type": "RECORD", "stream": "refunds", "record": {"id": f"R{i}", "amount": "1.00"}})
+                        for i in range(3)))
+    proc = subprocess.run([TARGET, "--config", str(config)], input=stdin, capture_output=True, timeout=HANG_GUARD,
+                          env={**os.environ, "CRM2_METRICS_FILE": str(metrics)})
+    return TargetRun(proc.returncode, proc.stdout.decode(), proc.stderr.decode()), StoreView(store), metrics
+
+
+def test_a_stream_nobody_mapped_is_kept_counted_and_the_target_exits_3(tmp_path):
+    from shop_mapping import SHOP_MAPPING
+
+    run, view, metrics = _refunds(tmp_path, SHOP_MAPPING)
+    try:
+        assert run.exit_code == 3, run.stderr[-2000:]
+        assert run.stderr.strip().splitlines()[-1] == (
+            "target-crm2: streams without a mapping: refunds (map them, or list them under 'ignore:' in shop.yml)")
+        assert [r.reason for r in view.quarantine() if r.stream == "refunds"] == [
+            "stream 'refunds' has no mapping in shop.yml"] * 3
+        assert set(view.staged("clients")) == {"1"}
+    finally:
+        view.close()
+    assert run.counts()["refunds"]["quarantined"] == 3
+    assert json.loads(metrics.read_text())["unmapped_streams"] == 1  # what the run summary and crm2 runs show
+
+
+def test_a_stream_listed_under_ignore_is_skipped_counted_and_not_an_error(tmp_path):
+    from shop_mapping import SHOP_MAPPING
+
+    run, view, _ = _refunds(tmp_path, SHOP_MAPPING.replace("streams:", "ignore: [refunds]\nstreams:", 1))
+    try:
+        assert run.exit_code == 0, run.stderr[-2000:]
+        assert view.quarantine() == []
+    finally:
+        view.close()
+    assert run.counts()["refunds"] == {"received": 3, "skipped": 3, "quarantined": 0, "plans": {}}
