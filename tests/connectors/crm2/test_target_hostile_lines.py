@@ -223,3 +223,18 @@ def test_a_stream_listed_under_ignore_is_skipped_counted_and_not_an_error(tmp_pa
     finally:
         view.close()
     assert run.counts()["refunds"] == {"received": 3, "skipped": 3, "quarantined": 0, "plans": {}}
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                HealthCheck.function_scoped_fixture])
+@given(sent=lines)
+def test_the_real_target_process_ends_in_bounded_time_with_exit_0_or_3(tmp_path_factory, sent):
+    folder = tmp_path_factory.mktemp("raw")
+    mapping = write_shop_mapping(folder)
+    config = write_config(folder, store_url=folder / "store.sqlite", mapping=mapping, max_line_bytes=16384)
+    stdin = _line(schema("clients", CLIENT_PROPERTIES)) + b"".join(
+        _record_line(v) if kind == "ok" else v + b"\n" for kind, v in sent)
+    run = _run_bytes(config, stdin)  # the subprocess timeout is the hang guard
+    assert run.exit_code in (0, 3), run.stderr[-2000:]
+    counts = run.counts()
+    assert sum(c["received"] for c in counts.values()) == sum(1 for kind, v in sent if kind == "ok" or v.strip())
