@@ -8,8 +8,8 @@ stream, and the target quarantines it and goes on. What makes a line unreadable:
 * invalid UTF-8, or a ``\\u`` escape of a lone surrogate (text no database column can hold);
 * not JSON, or NaN/Infinity (not JSON numbers; msgspec refuses them);
 * nested deeper than ``max_depth`` objects/arrays (the Singer message itself is level 1);
-* a number out of range: magnitude 1e308 or more, or non-zero and below 1e-308 — beyond what a
-  double holds, so beyond what every tool downstream can read.
+* a number out of range: a magnitude above the largest double (about 1.8e308), or non-zero
+  and below 1e-324 — beyond what a double holds, so beyond what every tool downstream can read.
 
 The common case costs msgspec's decode plus two ``bytes.count`` calls; the depth walk and the
 big-integer check only run on lines whose brackets or digit runs could break a limit.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,7 +37,9 @@ KEPT_BYTES = 4096
 """How much of an unreadable line its quarantine row keeps (with the full size and a digest)."""
 
 _STREAM = re.compile(rb'"stream"\s*:\s*"([A-Za-z0-9_.\-/: ]{1,255})"')
-_HUGE = 10**NUMBER_EXPONENT_LIMIT
+_LARGEST = Decimal(sys.float_info.max)
+_HUGE = int(sys.float_info.max)
+_SMALLEST_EXPONENT = -324
 _LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (NUMBER_EXPONENT_LIMIT + 1))
 _NON_FINITE = re.compile(rb"[\[:,]\s*-?(NaN|Infinity)\b")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -49,7 +52,8 @@ class _OutOfRange(ValueError):
 def _float(text: str) -> Decimal:
     """msgspec's hook for every number with a fraction or exponent: exact, and in range."""
     value = Decimal(text)
-    if value and not -NUMBER_EXPONENT_LIMIT <= value.adjusted() < NUMBER_EXPONENT_LIMIT:
+    if value and not _SMALLEST_EXPONENT <= value.adjusted() < NUMBER_EXPONENT_LIMIT \
+            and (value.adjusted() != NUMBER_EXPONENT_LIMIT or abs(value) > _LARGEST):
         raise _OutOfRange("number out of range")
     return value
 
@@ -188,6 +192,6 @@ def _huge_int(value: Any) -> bool:
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _HUGE:
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > _HUGE:
             return True
     return False

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -110,8 +111,9 @@ def test_a_line_that_names_no_stream_is_kept_as_unreadable_input(tmp_path):
 
 
 @pytest.mark.parametrize(("line", "reason"), [
-    (b'{"type": "RECORD", "record": {"a": 1e308}}', "number out of range"),
-    (b'{"type": "RECORD", "record": {"a": -1e-309}}', "number out of range"),
+    (b'{"type": "RECORD", "record": {"a": 1.8e308}}', "number out of range"),
+    (b'{"type": "RECORD", "record": {"a": -1e-325}}', "number out of range"),
+    (b'{"type": "RECORD", "record": {"a": %d}}' % (int(sys.float_info.max) + 1), "number out of range"),
     (b'{"type": "RECORD", "record": {"a": Infinity}}', "NaN or Infinity is not a JSON number"),
     (b'{"type": "RECORD", "record": {"a": -Infinity}}', "NaN or Infinity is not a JSON number"),
     (b"[" * 2000 + b"]" * 2000, "nested deeper than 64 levels (max_depth)"),
@@ -122,9 +124,9 @@ def test_decode_line_reasons(line, reason):
 
 
 def test_values_at_the_limits_still_load():
-    ok = decode_line(b'{"type": "RECORD", "record": {"a": 9.99e307, "b": 1e-307, "c": 0.0, "d": ' + b"[" * 60
-                     + b"]" * 60 + b"}}", 64)
-    assert isinstance(ok, dict) and str(ok["record"]["a"]) == "9.99E+307"
+    ok = decode_line(b'{"type": "RECORD", "record": {"a": -1.7976931348623157e+308, "b": 5e-324, "c": 0.0, '
+                     b'"e": %d, "d": ' % int(sys.float_info.max) + b"[" * 60 + b"]" * 60 + b"}}", 64)
+    assert isinstance(ok, dict) and str(ok["record"]["a"]) == "-1.7976931348623157E+308"
 
 
 # -- property: arbitrary raw lines between valid records ------------------------------------------
