@@ -41,6 +41,7 @@ from connectors.crm2.target_config import (
     TargetRunError,
     TargetSettings,
     config_jsonschema,
+    finished_partially,
     one_line_errors,
     parse,
 )
@@ -170,6 +171,8 @@ class TargetCrm2(Target):
                              unmapped=settings.unmapped_streams, mapping_name=settings.mapping.name,
                              validate=bool(self.config.get("validate_records", True)))
         self.violations: list[TargetRunError] = []
+        self.partial: str | None = None
+        """Set when the run finished with lines or streams kept in quarantine (the command exits 3)."""
         self._aliases: dict[str, set[str]] = {}
         self._saved_state: Any = None
         self._broken_schemas: dict[str, str] = {}
@@ -367,7 +370,8 @@ class TargetCrm2(Target):
         if self.violations:
             first = self.violations[0]
             more = f" (and {len(self.violations) - 1} more, see the log)" if len(self.violations) > 1 else ""
-            raise type(first)(f"{first}{more}")
+            self.partial = f"{first}{more}"
+            finished_partially(self.partial)
 
 
 if __name__ == "__main__":

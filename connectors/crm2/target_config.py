@@ -45,6 +45,17 @@ class TargetPartial(TargetRunError):
     """The run finished and every line is accounted for, but some were quarantined (exit 3)."""
 
 
+_partial: list[str] = []
+
+
+def finished_partially(message: str) -> None:
+    """Record that the run finished with input kept in quarantine; the command then exits 3.
+
+    Not an exception: the run did finish, and whoever drives the target in-process (singer-sdk's
+    test runner, an orchestrator) reads ``TargetCrm2.partial`` instead."""
+    _partial.append(message)
+
+
 class TargetSettings(BaseModel):
     # singer-sdk adds its own keys (stream_maps, flattening_*, batch_size_rows, ...) to the config
     model_config = ConfigDict(extra="allow")
@@ -116,7 +127,11 @@ def one_line_errors(command: click.Command) -> click.Command:
 
     def main(*args: Any, **kwargs: Any) -> Any:
         try:
-            return original(*args, **kwargs)
+            result = original(*args, **kwargs)
+        except SystemExit as exc:
+            if exc.code not in (0, None) or not _partial:
+                raise
+            result = None
         except TargetConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_CONFIG)
@@ -126,6 +141,10 @@ def one_line_errors(command: click.Command) -> click.Command:
         except TargetRunError as exc:
             print(f"target-crm2: {exc}", file=sys.stderr, flush=True)
             sys.exit(EXIT_FAILED)
+        if _partial:
+            print(f"target-crm2: {_partial[-1]}", file=sys.stderr, flush=True)
+            sys.exit(EXIT_PARTIAL)
+        return result
 
     command.main = main  # type: ignore[method-assign]
     return command

@@ -25,7 +25,6 @@ from shop_mapping import CLIENT_PROPERTIES, client, write_shop_mapping
 from target_crm2_support import TARGET, StoreView, TargetRun, schema, state, write_config
 
 from connectors.crm2.target import TargetCrm2
-from connectors.crm2.target_config import TargetPartial
 from connectors.crm2.target_lines import decode_line
 
 HANG_GUARD = 300  # seconds: only a hung target gets near this, however busy the machine
@@ -162,12 +161,8 @@ def test_every_raw_line_is_loaded_or_quarantined(sent):
                                     "max_line_bytes": 16384})
         with contextlib.redirect_stdout(io.StringIO()):
             target.process_lines(io.BytesIO(stdin))
-            try:
-                target.process_endofpipe()
-                exit_code = 0
-            except TargetPartial:
-                exit_code = 3
-        assert exit_code in (0, 3)
+            target.process_endofpipe()  # finishing with lines in quarantine is not an exception
+        assert target.partial is None or "cannot be read" in target.partial
         expected = sum(1 for kind, v in sent if kind == "ok" or v.strip())
         got = sum(c.received for c in target.loader.counts.values())
         assert got == expected
