@@ -17,7 +17,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from sync.errors import ConfigError, Problem
 
@@ -88,12 +91,70 @@ def _explain_yaml(raw: str, text: str, line: int | None) -> tuple[str, str | Non
     return raw, None
 
 
+ALIAS_BUDGET = 10_000
+"""Most nodes the aliases of one file may stand for, counted as expanded. A config file reuses a
+block a few times; a 'billion laughs' bomb (aliases of aliases) stands for billions of nodes, so
+it is refused where its budget runs out instead of hanging whatever walks the tree later."""
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of mappings and sequences a config file may have."""
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in (
+    "str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge", "binary", "omap", "set"))
+
+
+class _RefusedYAML(MarkedYAMLError):
+    pass
+
+
+class _BudgetComposer(Composer):
+    """ruamel's composer, counting what aliases expand to and refusing tags that construct objects."""
+
+    def compose_document(self) -> Any:
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
+        return super().compose_document()
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            node = super().compose_node(parent, index)
+            self._expanded += self._size(node)
+            if self._expanded > ALIAS_BUDGET:
+                raise _RefusedYAML(None, None, f"aliases expand to more than {ALIAS_BUDGET:,} nodes "
+                                   "(an alias bomb?); repeat the block instead", event.start_mark)
+            return node
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and str(tag) not in _PLAIN_TAGS:
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            raise _RefusedYAML(None, None, f"YAML tag '{shown}' is not allowed: config files hold plain values, "
+                               "and tags that construct objects are refused", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def _size(self, node: Any) -> int:
+        """Nodes under ``node``, each shared node counted once per use (memoised: linear time)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        elif isinstance(node, SequenceNode):
+            size = 1 + sum(self._size(v) for v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
+
+
 def parse_yaml(text: str, path: str | Path = "<string>") -> Any:
+    """Every YAML file crm2 reads comes through here: positions kept, aliases and depth bounded."""
     yaml = YAML(typ="rt")
+    yaml.Composer = _BudgetComposer
+    yaml.max_depth = MAX_YAML_DEPTH
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if isinstance(exc, _RefusedYAML):
+            raise ConfigError.single(path, str(exc.problem), line=mark.line + 1, column=mark.column + 1) from None
         message, hint = _explain_yaml(exc.problem or exc.context or "invalid YAML", text,
                                       mark.line if mark is not None else None)
         if mark is None:

@@ -281,14 +281,16 @@ def runs(store: str | None, limit: int, as_json: bool) -> None:
             "counts": r.counts} for r in records], indent=2))
         return
     table = Table(title="crm2 runs")
-    for col in ("run", "command", "started", "seconds", "status", "exit", "staged", "quarantined", "API calls"):
+    for col in ("run", "command", "started", "seconds", "status", "exit", "staged", "quarantined", "unmapped streams",
+                "API calls"):
         table.add_column(col)
     for r in records:
         staged = sum((r.counts.get("staged") or {}).values())
         table.add_row(r.run_id[:8], r.command, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                       f"{r.seconds:.1f}" if r.seconds is not None else "running", r.status,
                       "" if r.exit_code is None else str(r.exit_code), f"{staged:,}",
-                      str(r.counts.get("quarantined", "")), str(r.api_calls))
+                      str(r.counts.get("quarantined", "")), str(r.counts.get("unmapped_streams", "")),
+                      str(r.api_calls))
     _console().print(table)
 
 

@@ -37,6 +37,7 @@ from sync.enrich.engine import CustomerScores, Population, score_customers, surv
 from sync.enrich.measures import REVENUE_MEASURES
 from sync.enrich.rules import ScoringRules
 from sync.model import Deal, Interaction, Invoice, Order, Payment, ServiceCase, Survey
+from sync.stage_marks import mid_stage
 from sync.store.schema import crosswalk, golden, incremental_state, staging
 from sync.store.store import to_json
 
@@ -480,6 +481,8 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
             facts = _facts(result)
             _count(summary, facts)
             summary.rescored += 1
+            if summary.rescored == 1:
+                mid_stage("enrich")  # scoring under way, scores not all written (crash tests kill here)
             if result.golden_id in current:
                 scored[result.golden_id] = (current[result.golden_id], facts)
             yield result

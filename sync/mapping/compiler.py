@@ -273,6 +273,10 @@ class _Compiler:
         if name in ("datetime", "date") and "timezone" in given and params["timezone"].path is None \
                 and not values.is_time_zone(str(params["timezone"].const)):
             self.problem(loc, f"unknown time zone '{params['timezone'].const}'", "use an IANA name such as 'UTC'")
+        if transform.check is not None:  # the transform's own load-time check of its constant parameters
+            problem = transform.check({k: p.const for k, p in params.items() if p.path is None})
+            if problem:
+                self.problem(loc, problem)
         return transform, params
 
 

@@ -184,3 +184,7 @@ class MappingSpec(_Strict):
     description: str | None = None
     streams: dict[str, StreamSpec] = Field(description="Singer stream name (or an entry name with 'stream:')"
                                            " → its mapping; the name is the source object in SourceRef")
+    ignore: list[str] = Field(default_factory=list,
+                              description="streams the tap sends that this mapping leaves out on purpose: their "
+                                          "records are counted as skipped; any other unmapped stream makes the "
+                                          "run exit 3")

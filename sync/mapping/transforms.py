@@ -22,6 +22,8 @@ class Transform:
     doc: str
     params: dict[str, type] = field(default_factory=dict)
     """Parameter name → expected type of a literal value (a ``{from: field}`` is allowed too)."""
+    check: Callable[[dict[str, Any]], str | None] | None = None
+    """Checks the constant parameters when the mapping loads: a problem to report, or None."""
 
     def __call__(self, value: Any, **params: Any) -> Any:
         return self.fn(value, **params)
@@ -75,8 +77,11 @@ TRANSFORMS: dict[str, Transform] = {t.name: t for t in (
               {"timezone": str, "dayfirst": bool, "format": str}),
     Transform("date", values.to_date, "parse a date; timestamps are converted to 'timezone' first",
               {"timezone": str, "dayfirst": bool, "format": str}),
-    Transform("decimal", values.to_decimal, "exact Decimal amount from text or number",
-              {"decimal_comma": bool, "places": int}),
+    Transform("decimal", values.to_decimal,
+              "exact Decimal amount from text or number, in one declared format: 'separator' ('.' default "
+              "or ',') or a 'locale' (e.g. de_DE); ambiguous separators, non-finite or out-of-range amounts "
+              "are quarantined", {"decimal_comma": bool, "places": int, "separator": str, "locale": str},
+              values.check_number_format),
     Transform("currency", values.currency, "ISO 4217 code from code or symbol"),
     Transform("bool", values.to_bool, "yes/no, true/false, 1/0, 是/否 → boolean"),
     Transform("int", values.to_int, "whole number"),

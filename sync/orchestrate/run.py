@@ -68,10 +68,12 @@ def _run_counts(store: Store, run_id: str) -> tuple[dict[str, int], int]:
 def _extract_report(name: str, result: PipeResult) -> StageReport:
     counts = {k: int(v) for k, v in result.target_metrics.items() if isinstance(v, int)}
     counts["api_calls"] = int(result.tap_metrics.get("api_calls") or 0)
-    shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined")
+    shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined", "unmapped_streams")
     figures = ", ".join(f"{counts[k]:,} {k}" for k in shown if counts.get(k))
     if result.ok:
         return StageReport(f"extract:{name}", "ok", figures, counts)
+    if result.tap_exit == 0 and result.target_exit == ExitCode.PARTIAL:  # lines or streams kept in quarantine
+        return StageReport(f"extract:{name}", "partial", f"{figures}\n{result.stderr_tail}", counts)
     why = ("stopped early on the API limit or budget; the next run resumes from the saved state"
            if result.tap_exit == STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
     return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)
@@ -241,6 +243,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
         outcome = RunOutcome(run_id, reports, quarantined)
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),
                          counts={"staged": staged, "quarantined": quarantined,
+                                 "unmapped_streams": sum(s.counts.get("unmapped_streams", 0) for s in reports),
                                  "stages": {s.name: {"status": s.status, **s.counts} for s in reports}},
                          api_calls=sum(s.counts.get("api_calls", 0) for s in reports))
         return outcome

@@ -33,6 +33,7 @@ from sync.resolve.cluster import UnionFind, assign_ids, group
 from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
+from sync.stage_marks import mid_stage
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -492,4 +493,8 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
 def resolve_all(store: Store, config: MatchConfig, run_id: str | None = None,
                 entities: Iterable[str] | None = None, *, engine: str | None = None) -> list[ResolveResult]:
     """Resolve every entity the match rules cover (or the ones named)."""
-    return [resolve(store, config, e, run_id, engine=engine) for e in (entities or config.entities)]
+    results = []
+    for entity in entities or config.entities:
+        results.append(resolve(store, config, entity, run_id, engine=engine))
+        mid_stage("resolve")  # one entity resolved and committed (crash tests kill here)
+    return results

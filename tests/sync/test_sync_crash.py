@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from sync.orchestrate import standins
 from sync.shipped import MAPPINGS
+from sync.stage_marks import ENV as KILL_ENV
 from sync.store import Store
 from sync.store.schema import crosswalk, golden, quarantine, staging
 
@@ -79,21 +80,17 @@ def run_to_end(w: World) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def run_and_kill(w: World, trigger: str, delay: float) -> None:
-    """Start a sync, and SIGKILL its whole process group ``delay`` seconds after ``trigger`` is logged."""
+def run_and_kill(w: World, stage: str) -> None:
+    """Run a sync that SIGKILLs its whole process group at ``stage``'s mid-stage marker, then check
+    that it died there: the last stage it started is ``stage`` and none after it began."""
     args, env = sync_command(w)
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    assert proc.stderr is not None
-    seen: list[str] = []
-    for line in proc.stderr:
-        seen.append(line)
-        if trigger in line:
-            time.sleep(delay)
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before {trigger!r}:\n" + "".join(seen[-20:])
+    done = subprocess.run(args, env={**env, KILL_ENV: stage}, capture_output=True, text=True, timeout=600,
+                          start_new_session=True)
+    started = STARTING.findall(done.stderr)
+    assert done.returncode == -signal.SIGKILL, f"the run did not die at {stage}:\n" + done.stderr[-3000:]
+    assert started and started[-1] == stage, f"killed in {started[-1:]} instead of {stage}"
+    if not stage.startswith(("extract:", "writeback")):  # those markers are in the pipe's own log
+        assert f"{stage}: mid-stage" in done.stderr
 
 
 def snapshot(w: World) -> dict[str, Any]:
@@ -121,22 +118,23 @@ def uninterrupted(tmp_path_factory) -> dict[str, Any]:
         return snapshot(w)
 
 
+STARTING = re.compile(r"\b(extract:[a-z_]+|checks|resolve|enrich|writeback): starting")
+# Each stage logs a mid-stage marker (sync/stage_marks.py) and, asked to, dies right there: the
+# kill lands at the same point of the work however busy the machine is.
 KILL_POINTS = {
-    "mid-salesforce-extract": ("extract:salesforce: starting", 0.8),
-    "mid-sales-extract": ("extract:sales: starting", 0.4),
-    "entering-checks": ("checks: starting", 0.0),
-    "mid-resolve": ("resolve: starting", 0.15),
-    "mid-enrich": ("enrich: starting", 0.1),
-    # the writeback pipe takes over a second just to start its two processes: 0.3 s is inside it
-    "mid-writeback": ("writeback: starting", 0.3),
+    "mid-salesforce-extract": "extract:salesforce",
+    "mid-sales-extract": "extract:sales",
+    "mid-checks": "checks",
+    "mid-resolve": "resolve",
+    "mid-enrich": "enrich",
+    "mid-writeback": "writeback",
 }
 
 
 @pytest.mark.parametrize("point", sorted(KILL_POINTS))
 def test_killed_sync_then_rerun_ends_like_an_uninterrupted_run(point, tmp_path, uninterrupted):
-    trigger, delay = KILL_POINTS[point]
     with world(tmp_path) as w:
-        run_and_kill(w, trigger, delay)
+        run_and_kill(w, KILL_POINTS[point])
         rerun = run_to_end(w)
         assert "was interrupted" in rerun.stderr
         after = snapshot(w)

@@ -24,18 +24,32 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
-import msgspec
+import click
 from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from connectors.crm2.target.config import TargetRunError, TargetSettings, config_jsonschema, parse
+from connectors.crm2.target.config import (
+    TargetPartial,
+    TargetRunError,
+    TargetSettings,
+    config_jsonschema,
+    finished_partially,
+    parse,
+    partial_exit,
+)
+from connectors.crm2.target.lines import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_LINE_BYTES,
+    Unreadable,
+    decode_line,
+    read_lines,
+)
 from connectors.crm2.target.loader import Loader
 from connectors.crm2.target.sink import Crm2Sink
 from connectors.metrics import write_metrics
@@ -43,10 +57,10 @@ from connectors.sdk import Crm2Target
 from sync.errors import ConfigError, Problem
 from sync.mapping import Mapping, load_mapping
 from sync.redaction import RedactingFilter
+from sync.stage_marks import mid_stage
 from sync.store import Store
 
 UNREADABLE_STREAM = "(unreadable input)"
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _UNREADABLE = "_crm2_unreadable"
 
 
@@ -58,41 +72,53 @@ class RecordsWithoutKeys(MissingKeyPropertiesError, TargetRunError):
     """A tap sent records lacking the key properties its SCHEMA message declared."""
 
 
+class UnmappedStreams(TargetPartial):
+    """A tap sent streams the mapping neither maps nor lists under ``ignore:`` (exit 3)."""
+
+
 class InvalidSchemaMessage(InvalidInputLine, TargetRunError):
     """A tap sent a SCHEMA message that cannot be used."""
 
 
-class UnreadableInput(InvalidInputLine, TargetRunError):
-    """A line of input was not a Singer message."""
+class UnreadableInput(InvalidInputLine, TargetPartial):
+    """A line of input was not a Singer message; it is quarantined, the rest loads (exit 3)."""
 
 
 class Crm2Reader(SingerReader):
-    """Singer's reader, decoding with msgspec (three times faster than json; the same values,
-    floats as exact Decimals), and a line that is not a JSON object becomes a message of its own."""
+    """Singer's reader, reading bytes and decoding each line on its own (msgspec: three times
+    faster than json, floats as exact Decimals). A line that cannot be a message — too long, not
+    UTF-8, not JSON, too deep, a number out of range — becomes a message of its own carrying the
+    reason, so it is quarantined and the lines around it load (see target_lines)."""
 
-    def deserialize_json(self, line: str) -> dict:
-        try:
-            message = _DECODER.decode(line)
-        except msgspec.DecodeError:
-            try:  # Python's json also takes escaped lone surrogates and NaN, which msgspec refuses
-                message = json.loads(line, parse_float=Decimal)
-            except (ValueError, RecursionError):
-                message = None
-        if not isinstance(message, dict) or "type" not in message:
-            return {"type": _UNREADABLE, "line": line if isinstance(line, str) else repr(line)}
-        return message
+    max_line_bytes = DEFAULT_MAX_LINE_BYTES
+    max_depth = DEFAULT_MAX_DEPTH
+
+    def deserialize_json(self, line: str | bytes) -> dict:
+        raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+        message = decode_line(raw, self.max_depth)
+        if isinstance(message, Unreadable):
+            return {"type": _UNREADABLE, "unreadable": message}
+        return message or {"type": _UNREADABLE, "unreadable": None}
 
     def process_lines(self, file_input: Any, callbacks: dict[str, Callable[[dict], None]]) -> Counter[str]:
         """singer-sdk's loop, minus its per-line checks this reader already makes; blank lines skipped."""
         callbacks = {**callbacks, _UNREADABLE: self.on_unreadable}
         unknown = self._process_unknown_message
         stats: Counter[str] = Counter()
-        for line in file_input or self.default_input:
-            self._current_message = line
-            message = self.deserialize_json(line)
-            kind = message["type"]
-            if kind == _UNREADABLE and not str(message.get("line", "")).strip():
+        max_depth = self.max_depth
+        for number, line in enumerate(read_lines(file_input or self.default_input, self.max_line_bytes), 1):
+            if isinstance(line, Unreadable):
+                message: dict | Unreadable | None = line
+            else:
+                self._current_message = line
+                message = decode_line(line, max_depth)
+                if message is None:
+                    continue  # a blank line
+            if isinstance(message, Unreadable):
+                self.on_unreadable({"type": _UNREADABLE, "unreadable": message, "line_number": number})
+                stats[_UNREADABLE] += 1
                 continue
+            kind = message["type"]
             callbacks.get(kind, unknown)(message)
             stats[kind] += 1
         return stats
@@ -145,6 +171,8 @@ class TargetCrm2(Crm2Target):
                              unmapped=settings.unmapped_streams, mapping_name=settings.mapping.name,
                              validate=bool(self.config.get("validate_records", True)))
         self.violations: list[TargetRunError] = []
+        self.partial: str | None = None
+        """Set when the run finished with lines or streams kept in quarantine (the command exits 3)."""
         self._aliases: dict[str, set[str]] = {}
         self._saved_state: Any = None
         self._broken_schemas: dict[str, str] = {}
@@ -152,10 +180,16 @@ class TargetCrm2(Crm2Target):
         self._routes: dict[str, list[tuple[Any, Crm2Sink, frozenset[str]]]] = {}
         self._since_age_check = 0
         self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
+        self.message_reader.max_line_bytes = settings.max_line_bytes  # type: ignore[attr-defined]
+        self.message_reader.max_depth = settings.max_depth  # type: ignore[attr-defined]
 
     # -- config ---------------------------------------------------------------------------------
     def parse_settings(self, config: dict[str, Any]) -> TargetSettings:
         return parse(config)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        return partial_exit(super().get_singer_command())
 
     @property
     def settings(self) -> TargetSettings:
@@ -178,9 +212,13 @@ class TargetCrm2(Crm2Target):
         self.violations.append(error)
 
     def _process_unreadable(self, message: dict) -> None:
-        line = str(message.get("line", ""))
-        self._violation(UnreadableInput("a line of input is not a Singer message; kept in quarantine"))
-        self.loader.quarantine_stream(UNREADABLE_STREAM, [{"line": line}], "line is not a JSON Singer message",
+        """Quarantine a line nothing can read, under the stream it names when it names one."""
+        line = message.get("unreadable")
+        if not isinstance(line, Unreadable):
+            return  # a blank line
+        self._violation(UnreadableInput(f"a line of input cannot be read ({line.reason}); kept in quarantine"))
+        kept = {**line.kept(), "line_number": message.get("line_number")}  # two equal lines stay two rows
+        self.loader.quarantine_stream(line.stream or UNREADABLE_STREAM, [kept], line.reason,
                                       count_received=True)
 
     def _process_schema_message(self, message_dict: dict) -> None:
@@ -279,6 +317,7 @@ class TargetCrm2(Crm2Target):
         if state is None:
             return
         if state != self._saved_state:
+            mid_stage(f"extract:{self.source_system}")  # rows committed, bookmark not yet: crash tests kill here
             with self.store.begin() as conn:
                 self.store.set_bookmark(conn, self.bookmark_name, state, self.settings.run_id)
             self._saved_state = copy.deepcopy(state)
@@ -303,16 +342,29 @@ class TargetCrm2(Crm2Target):
             for pc in c.plans.values():
                 totals.update(inserted=pc.inserted, updated=pc.updated, unchanged=pc.unchanged, deleted=pc.deleted,
                               quarantined=pc.quarantined)
+        totals["unmapped_streams"] = len(self.loader.unmapped_streams)
         write_metrics(dict(totals))
+        if self.loader.unmapped_streams:
+            names = ", ".join(sorted(self.loader.unmapped_streams))
+            self._violation(UnmappedStreams(f"streams without a mapping: {names} (map them, or list them under "
+                                            f"'ignore:' in {self.settings.mapping.name})"))
         self.store.close()
-        if self.violations:
-            first = self.violations[0]
+        # A fault of the tap or a stopped stream is exit 1; lines kept in quarantine because they
+        # could not be read (and streams nobody mapped) are exit 3: finished, not all loaded.
+        faults = [v for v in self.violations if not isinstance(v, TargetPartial)]
+        if faults:
+            first = faults[0]
             more = f" (and {len(self.violations) - 1} more problems, see the log)" if len(self.violations) > 1 else ""
             raise type(first)(f"{first}{more}")
         if self.loader.failures:
             raise TargetRunError("; ".join(f"stream {s} stopped: {why}" for s, why in self.loader.failures.items()))
         if problems:
             raise TargetRunError("; ".join(problems))
+        if self.violations:
+            first = self.violations[0]
+            more = f" (and {len(self.violations) - 1} more, see the log)" if len(self.violations) > 1 else ""
+            self.partial = f"{first}{more}"
+            finished_partially(self.partial)
 
 
 if __name__ == "__main__":

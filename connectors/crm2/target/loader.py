@@ -84,7 +84,7 @@ class PlanCounts:
 class StreamCounts:
     received: int = 0
     skipped: int = 0
-    """Records of an unmapped stream dropped on purpose (``unmapped_streams: skip``)."""
+    """Records of an unmapped stream dropped on purpose (under ``ignore:``, or ``unmapped_streams: skip``)."""
     quarantined: int = 0
     """Records quarantined before any plan saw them: unmapped stream, no valid schema."""
     plans: dict[str, PlanCounts] = field(default_factory=dict)
@@ -268,6 +268,8 @@ class Loader:
         """Stream → why it stopped (``on_error: fail``, or the store refused its records)."""
         self._plans: dict[str, list[Plan]] = {}
         self._reported_unmapped: set[str] = set()
+        self.unmapped_streams: set[str] = set()
+        """Streams the tap sent that the mapping neither maps nor lists under ``ignore:`` (exit 3)."""
         self._retry_wait = retry_wait
         crm2 = _crm2_version()
         for plan in mapping.streams.values():
@@ -415,10 +417,19 @@ class Loader:
 
     def _unmapped(self, stream: str, records: Sequence[Any], key_properties: Sequence[str],
                   counts: StreamCounts) -> None:
+        ignored = stream in self.mapping.spec.ignore  # left out on purpose: counted, not a problem
         if stream not in self._reported_unmapped:
             self._reported_unmapped.add(stream)
-            action = "quarantining" if self.unmapped == "quarantine" else "skipping"
-            log.warning("stream %s has no mapping in %s: %s its records", stream, self.mapping_name, action)
+            if ignored:
+                log.info("stream %s is under 'ignore:' in %s: skipping its records", stream, self.mapping_name)
+            else:
+                action = "quarantining" if self.unmapped == "quarantine" else "skipping"
+                log.warning("stream %s has no mapping in %s: %s its records (list it under 'ignore:' to skip it "
+                            "on purpose)", stream, self.mapping_name, action)
+        if ignored:
+            counts.skipped += len(records)
+            return
+        self.unmapped_streams.add(stream)
         if self.unmapped == "skip":
             counts.skipped += len(records)
             return

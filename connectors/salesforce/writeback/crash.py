@@ -13,6 +13,8 @@ import os
 import signal
 from collections import Counter
 
+from sync.stage_marks import mid_stage
+
 ENV = "CRM2_WRITEBACK_CRASH_AT"
 POINTS = ("before_send", "after_send", "after_commit", "bulk_closed")
 
@@ -20,6 +22,8 @@ _seen: Counter[str] = Counter()
 
 
 def crash_point(name: str) -> None:
+    if name == "after_send":
+        mid_stage("writeback")  # Salesforce answered, the outcome not recorded
     spec = os.environ.get(ENV)
     if not spec:
         return

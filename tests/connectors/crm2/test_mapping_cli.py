@@ -58,7 +58,7 @@ def test_mapping_test_reports_a_bad_file_with_its_position_and_exits_2(tmp_path)
     result = crm2("mapping", "test", str(bad))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"{bad}:8:7: unknown field 'website' for entity 'customer'",
+        f"{bad}:8:7: unknown field 'website' for entity 'customer' (did you mean 'domain'?)",
     ]
     bad.write_text(GOOD.replace("website:", "domain:").replace("[strip, lower, domain]", "[strip, lowr, domain]"))
     result = crm2("mapping", "test", str(bad))

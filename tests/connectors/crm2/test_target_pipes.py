@@ -91,10 +91,10 @@ def test_sales_tap_piped_into_target_over_loopback_http(tmp_path, sales_standin)
     orders = view.staged("orders")
     assert len(orders) == 12 and orders["SO-00000"]["total"] == "12345678901234.56"
     assert set(view.staged("opportunities")) == {"Q-0001"}
-    # order_lines has no mapping: skipped (the default), reported once, never a crash
+    # order_lines has no mapping and sales.yml lists it under ignore: skipped, counted, reported once
     assert view.scalar("select count(*) from staging where source_object = 'order_lines'") == 0
     assert run.counts()["order_lines"]["skipped"] == 12
-    assert "order_lines has no mapping" in run.stderr
+    assert "stream order_lines is under 'ignore:' in sales.yml" in run.stderr
     assert view.bookmark("sales")["bookmarks"]["orders"]["replication_key_last_key"] == ["SO-00011"]
     # no personal data from the records in the target's log
     assert "ann0@example.com" not in run.stderr and "Ann Lee" not in run.stderr
