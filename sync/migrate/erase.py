@@ -46,6 +46,7 @@ from sync.migrate.retention import Action, RetentionPolicy, Rule
 from sync.migrate.scrub import PersonalValues, Tokens, replace_fields, scrub, tokenise_all
 from sync.migrate.verify import parse_time
 from sync.store import AuditEntry, Store
+from sync.store import crosswalk as xw
 from sync.store.schema import (
     audit_log,
     crosswalk,
@@ -328,9 +329,7 @@ class Eraser:
                     touched["staging"].add(ref)
         # crosswalk: a deleted record is remembered as erased (no data), so it is not loaded again unchanged
         for part in _chunks(deleted):
-            done = conn.execute(crosswalk.update().where(_refs_filter(crosswalk, part))
-                                .values(status="erased", golden_id=None))
-            changed["crosswalk"] += done.rowcount
+            changed["crosswalk"] += xw.erase(conn, _refs_filter(crosswalk, part))
         # golden records
         for gid, (_entity, action) in sorted(goldens.items()):
             if action == "delete":

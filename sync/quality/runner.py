@@ -31,6 +31,7 @@ from sync.quality.spec import (
 from sync.resolve.blocking import field_value
 from sync.resolve.engine import not_indexed
 from sync.stage_marks import mid_stage
+from sync.store import crosswalk as xw
 from sync.store.schema import check_results, crosswalk, quarantine, staging
 from sync.store.store import QuarantinedRecord, Store, now
 
@@ -296,7 +297,7 @@ def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: da
 def _apply_quarantine(store: Store, conn: Connection, failing: dict[Ref, list[str]], run_id: str | None,
                       at: datetime) -> tuple[int, int]:
     """Quarantine newly failing records; release those quarantined by checks that now pass."""
-    q, c = quarantine, crosswalk
+    q = quarantine
     held = {(r.source_system, r.source_object, r.source_id) for r in conn.execute(
         sa.select(q.c.source_system, q.c.source_object, q.c.source_id).where(
             q.c.stream.like(STREAM_PREFIX + "%"), q.c.resolved_at.is_(None)))}
@@ -305,18 +306,14 @@ def _apply_quarantine(store: Store, conn: Connection, failing: dict[Ref, list[st
         key = sa.and_(q.c.source_system == system, q.c.source_object == obj, q.c.source_id == source_id)
         conn.execute(q.update().where(key, q.c.stream.like(STREAM_PREFIX + "%"), q.c.resolved_at.is_(None))
                      .values(resolved_at=at))
-        conn.execute(c.update().where(c.c.source_system == system, c.c.source_object == obj,
-                                      c.c.source_id == source_id, c.c.status == "quarantined")
-                     .values(status="loaded", golden_id=None, run_id=run_id, updated_at=at))
+        xw.release(conn, system, obj, [source_id], run_id=run_id, at=at)
     new = sorted(failing.keys() - held)
     store.quarantine(conn, [QuarantinedRecord(stream=f"{STREAM_PREFIX}{system}/{obj}", source_system=system,
                                               source_object=obj, source_id=source_id,
                                               reason="; ".join(failing[(system, obj, source_id)]))
                             for system, obj, source_id in new], run_id)
     for system, obj, source_id in new:
-        conn.execute(c.update().where(c.c.source_system == system, c.c.source_object == obj,
-                                      c.c.source_id == source_id, c.c.status.in_(("loaded", "merged")))
-                     .values(status="quarantined", run_id=run_id, updated_at=at))
+        xw.hold(conn, system, obj, source_id, run_id=run_id, at=at, only_active=True)
     return len(new), len(released)
 
 

@@ -34,6 +34,7 @@ from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
+from sync.store import crosswalk as xw
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -46,7 +47,7 @@ from sync.store.schema import (
 )
 from sync.store.store import AuditEntry, Store, now, to_json
 
-ACTIVE = ("loaded", "merged")
+ACTIVE = xw.ACTIVE  # the statuses that take part in golden records
 PARAMS = 500  # bound parameters per IN list: well under SQLite's limit
 CACHED_FEATURES = 50_000  # prepared values kept while scoring: neighbours recur, memory stays flat
 
@@ -463,18 +464,14 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
                                 "run_id": run_id, "created_at": stamp, "updated_at": stamp})
             for n, ref in enumerate(refs):
                 system, source_object, source_id = parse_ref(ref)
-                xwalk.append({"b_sys": system, "b_obj": source_object, "b_id": source_id, "b_gid": gid,
-                              "b_status": "loaded" if n == 0 else "merged"})
+                xwalk.append((system, source_object, source_id, gid,
+                              xw.Status.LOADED if n == 0 else xw.Status.MERGED))
         if inserts:
             conn.execute(golden.insert(), inserts)
         if updates:
             conn.execute(golden.update().where(golden.c.golden_id == sa.bindparam("b_gid")).values(
                 data=sa.bindparam("b_data"), merged_into=None, run_id=run_id, updated_at=stamp), updates)
-        conn.execute(c.update().where(c.c.source_system == sa.bindparam("b_sys"),
-                                      c.c.source_object == sa.bindparam("b_obj"),
-                                      c.c.source_id == sa.bindparam("b_id")).values(
-            golden_id=sa.bindparam("b_gid"), status=sa.bindparam("b_status"), run_id=run_id, updated_at=stamp),
-            xwalk)
+        xw.link(conn, xwalk, run_id=run_id, at=stamp)
     result.clusters_written = len(affected)
 
     for old, keep in sorted(assignment.merged.items()):

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, event
 
 from sync import access, private
 from sync.store import audit as audit_chain
+from sync.store import crosswalk as xw
 from sync.store import keys, migrate
 from sync.store.schema import (
     bookmarks,
@@ -377,8 +378,8 @@ class Store:
             if new_rows:
                 conn.execute(staging.insert(), [
                     {**row, "data": to_json(rec.data), "deleted": rec.deleted} for row, rec in new_rows])
-                conn.execute(crosswalk.insert(), [
-                    {**row, "status": "deleted" if rec.deleted else "loaded"} for row, rec in new_rows])
+                xw.add(conn, [{**row, "status": xw.Status.DELETED if rec.deleted else xw.Status.LOADED}
+                              for row, rec in new_rows])
                 result.inserted += len(new_rows)
             for row, rec in changed_rows:
                 key = (staging.c.source_system == system) & (staging.c.source_object == obj) & (
@@ -386,13 +387,8 @@ class Store:
                 conn.execute(staging.update().where(key).values(
                     data=to_json(rec.data), deleted=rec.deleted, content_hash=row["content_hash"],
                     entity=rec.entity, run_id=run_id, updated_at=stamp))
-                xkey = (crosswalk.c.source_system == system) & (crosswalk.c.source_object == obj) & (
-                    crosswalk.c.source_id == rec.source_id)
-                values: dict[str, Any] = {"content_hash": row["content_hash"], "run_id": run_id,
-                                          "updated_at": stamp}
-                if rec.deleted:
-                    values["status"] = "deleted"
-                conn.execute(crosswalk.update().where(xkey).values(**values))
+                xw.restage(conn, system, obj, rec.source_id, content_hash=row["content_hash"], run_id=run_id,
+                           at=stamp, deleted=rec.deleted)
                 result.updated += 1
         return result
 

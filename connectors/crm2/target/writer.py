@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 
 from sync.mapping.staging import same_content
 from sync.store import Store
+from sync.store import crosswalk as xw
 from sync.store.schema import crosswalk, quarantine, staging
 from sync.store.store import QuarantinedRecord, StagedRecord, StageResult, now
 
@@ -206,16 +207,12 @@ class BatchWriter:
                     _ref(s, self.system, obj), s.c.source_id.in_(chunk))):
                 if not deleted and same_content(data or {}, live[sid].data):
                     echoes.add(sid)
-        if echoes:
-            conn.execute(crosswalk.update().where(
-                _ref(crosswalk, self.system, obj), crosswalk.c.source_id == sa.bindparam("b_sid")).values(
-                content_hash=sa.bindparam("b_hash")),
-                [{"b_sid": sid, "b_hash": live[sid].fingerprint} for sid in sorted(echoes)])
+        xw.rehash(conn, self.system, obj, {sid: live[sid].fingerprint for sid in echoes})
         return echoes
 
     def _delete_crosswalk(self, conn: Connection, obj: str, ids: Sequence[str]) -> None:
         for chunk in _chunks(list(ids)):
-            conn.execute(crosswalk.delete().where(_ref(crosswalk, self.system, obj), crosswalk.c.source_id.in_(chunk)))
+            xw.forget(conn, self.system, obj, chunk)
 
     def _resolve_quarantine(self, conn: Connection, stream: str, obj: str, ids: Sequence[str]) -> None:
         """Close this target's open quarantine rows for records that now have a newer outcome."""
@@ -226,15 +223,10 @@ class BatchWriter:
 
     def _release(self, conn: Connection, obj: str, ids: Sequence[str]) -> None:
         """Mark records that map again as loaded, unless a quality check still holds them."""
-        c, q = crosswalk, quarantine
-        still_held = (sa.select(sa.literal(1)).where(q.c.source_system == c.c.source_system,
-                                                     q.c.source_object == c.c.source_object,
-                                                     q.c.source_id == c.c.source_id, q.c.resolved_at.is_(None))
-                      .exists())
+        stamp = now()
         for chunk in _chunks(list(ids)):
-            conn.execute(c.update().where(_ref(c, self.system, obj), c.c.source_id.in_(chunk),
-                                          c.c.status.in_(("quarantined", "deleted")), ~still_held)
-                         .values(status="loaded", golden_id=None, run_id=self.run_id, updated_at=now()))
+            xw.release(conn, self.system, obj, chunk, run_id=self.run_id, at=stamp,
+                       from_statuses=(xw.Status.QUARANTINED, xw.Status.DELETED), unless_held=True)
 
     def _quarantine(self, conn: Connection, stream: str, obj: str, entity: str, items: Sequence[Quarantined],
                     known_rows: dict[str, Known]) -> int:
@@ -242,17 +234,13 @@ class BatchWriter:
         keyed = {q.source_id: q for q in items if q.source_id is not None}  # last one wins within a batch
         keyless = dedupe_keyless(conn, stream, self.system, obj, [q for q in items if q.source_id is None])
         fresh = [q for q in keyed.values() if q.source_id not in known_rows]
-        if fresh:
-            conn.execute(crosswalk.insert(), [
-                {"source_system": self.system, "source_object": obj, "source_id": q.source_id, "entity": entity,
-                 "content_hash": q.fingerprint or "", "status": "quarantined", "run_id": self.run_id,
-                 "updated_at": stamp} for q in fresh])
+        xw.add(conn, [{"source_system": self.system, "source_object": obj, "source_id": q.source_id,
+                       "entity": entity, "content_hash": q.fingerprint or "", "status": xw.Status.QUARANTINED,
+                       "run_id": self.run_id, "updated_at": stamp} for q in fresh])
         for q in keyed.values():
             if q.source_id in known_rows:
-                conn.execute(crosswalk.update().where(_ref(crosswalk, self.system, obj),
-                                                      crosswalk.c.source_id == q.source_id)
-                             .values(status="quarantined", content_hash=q.fingerprint or "", run_id=self.run_id,
-                                     updated_at=stamp))
+                xw.hold(conn, self.system, obj, q.source_id, run_id=self.run_id, at=stamp,
+                        content_hash=q.fingerprint or "")
         rows = [*keyed.values(), *keyless]
         self.store.quarantine(conn, [
             QuarantinedRecord(stream=stream, source_system=self.system, source_object=obj, source_id=q.source_id,
