@@ -21,14 +21,46 @@ from sync.orchestrate import stages
 from sync.orchestrate.config import LoadedConfig
 from sync.orchestrate.lock import run_lock
 from sync.orchestrate.pipe import PipeResult, StageUnavailable, run_pipe
-from sync.orchestrate.stages import StageReport
+from sync.orchestrate.stages import StageReport, StageStatus
 from sync.store import Store
 from sync.store.schema import quarantine, staging
 from sync.writeback import run_writeback
 
 log = logging.getLogger(__name__)
 
-LATER_STAGES = ("checks", "resolve", "enrich", "writeback")
+@dataclass(frozen=True)
+class _Context:
+    """What a later stage needs from the run."""
+
+    loaded: LoadedConfig
+    rules: Mapping[str, Any]
+    store: Store
+    store_url: str
+    run_id: str
+    env: Mapping[str, str] | None
+    log_dir: Path | None
+
+
+@dataclass(frozen=True)
+class LaterStage:
+    """A stage after extraction, run on the store in pipeline order."""
+
+    name: str
+    needs_every_source: bool
+    """Skipped when an extraction failed: its results would rest on incomplete data."""
+    run: Callable[[_Context], StageReport]
+
+
+LATER: tuple[LaterStage, ...] = (
+    LaterStage("checks", False, lambda c: stages.checks(c.store, c.rules["checks"], c.run_id)),
+    LaterStage("resolve", False,
+               lambda c: stages.resolve(c.store, c.rules["resolve"], c.run_id, c.loaded.pipeline.resolve)),
+    LaterStage("enrich", True,
+               lambda c: stages.enrich(c.store, c.rules["enrich"], c.run_id, c.loaded.pipeline.enrich.as_of)),
+    LaterStage("writeback", True,
+               lambda c: run_writeback(c.loaded, c.store, c.store_url, c.run_id, env=c.env, log_dir=c.log_dir)),
+)
+LATER_STAGES = tuple(stage.name for stage in LATER)
 
 
 @dataclass
@@ -215,30 +247,20 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             report(_extract_report(ex.name, result))
         extract_failed = any(s.status == "failed" for s in reports)
         stopped = ""
-        for stage in LATER_STAGES:
-            toggle = getattr(pipeline, stage)
-            if not toggle.enabled:
-                report(StageReport(stage, "skipped", "disabled in config"))
-            elif not selection.wants(stage):
-                report(StageReport(stage, "skipped", "not selected"))
-            elif stopped:
-                report(StageReport(stage, "skipped", stopped))
-            elif extract_failed and stage in ("enrich", "writeback"):
-                report(StageReport(stage, "skipped", "an extraction failed: scores would use incomplete data"))
-            elif stage == "checks":
-                start(stage)
-                report(stages.checks(store, rules["checks"], run_id))
-            elif stage == "resolve":
-                start(stage)
-                report(stages.resolve(store, rules["resolve"], run_id, pipeline.resolve))
-            elif stage == "enrich":
-                start(stage)
-                report(stages.enrich(store, rules["enrich"], run_id, pipeline.enrich.as_of))
-            else:
-                start(stage)
-                report(run_writeback(loaded, store, store_url, run_id, env=env, log_dir=log_dir))
-            if reports[-1].status == "failed":
-                stopped = f"{stage} failed"
+        context = _Context(loaded, rules, store, store_url, run_id, env, log_dir)
+        for later in LATER:
+            skipped = ("disabled in config" if not getattr(pipeline, later.name).enabled else
+                       "not selected" if not selection.wants(later.name) else
+                       stopped if stopped else
+                       "an extraction failed: scores would use incomplete data"
+                       if extract_failed and later.needs_every_source else "")
+            if skipped:
+                report(StageReport(later.name, StageStatus.SKIPPED, skipped))
+                continue
+            start(later.name)
+            report(later.run(context))
+            if reports[-1].status == StageStatus.FAILED:
+                stopped = f"{later.name} failed"
         staged, quarantined = _run_counts(store, run_id)
         outcome = RunOutcome(run_id, reports, quarantined)
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),

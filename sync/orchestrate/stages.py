@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +27,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class StageStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"
+    """Finished, but some records were quarantined or rejected (the run exits 3)."""
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNAVAILABLE = "unavailable"
+    """The stage's program is not installed."""
+
+
 @dataclass
 class StageReport:
     name: str
-    status: str  # ok | failed | skipped | unavailable
+    status: StageStatus
     detail: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = StageStatus(self.status)  # a status nobody documented is a bug, found here
 
 
 def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
