@@ -80,7 +80,30 @@ class Crm2Tap(_ValidatedConfig, Tap):
 
 
 class Crm2Target(_ValidatedConfig, Target):
-    """A crm2 target: pydantic-validated settings and one-line errors with crm2's exit codes."""
+    """A crm2 target: pydantic-validated settings and one-line errors with crm2's exit codes.
+
+    singer-sdk's private message handlers are overridden here and nowhere else; a target changes
+    them through the public hooks, whose defaults are singer-sdk's own behaviour.
+    """
+
+    def handle_schema(self, message_dict: dict[str, Any]) -> None:
+        super()._process_schema_message(message_dict)
+
+    def handle_record(self, message_dict: dict[str, Any]) -> None:
+        super()._process_record_message(message_dict)
+
+    def emit_state(self, state: dict[str, Any]) -> None:
+        """Write a STATE message to stdout (called once the records before it are durable)."""
+        super()._write_state_message(state)
+
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        self.handle_schema(message_dict)
+
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        self.handle_record(message_dict)
+
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        self.emit_state(state)
 
 
 class TieSafeStream(Stream):

@@ -124,9 +124,9 @@ class TargetSalesforce(Crm2Target):
             self._engine = WritebackEngine(self.settings, self.mapping, self._store)
         return self._engine
 
-    def _write_state_message(self, state: dict[str, Any]) -> None:
+    def emit_state(self, state: dict[str, Any]) -> None:
         # every record before this state is written, queued or unchanged: the tap may resume after it
-        super()._write_state_message(state)
+        super().emit_state(state)
         name = self.settings.bookmark_name
         if name and not self.settings.dry_run:
             self.engine.wstore.save_bookmark(name, state)

@@ -221,7 +221,7 @@ class TargetCrm2(Crm2Target):
         self.loader.quarantine_stream(line.stream or UNREADABLE_STREAM, [kept], line.reason,
                                       count_received=True)
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def handle_schema(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         schema = message_dict.get("schema")
         problem = None
@@ -232,7 +232,7 @@ class TargetCrm2(Crm2Target):
         self._routes.clear()  # sinks may be replaced: routes are worked out again
         if problem is None:
             try:
-                super()._process_schema_message(message_dict)
+                super().handle_schema(message_dict)
                 self._broken_schemas.pop(str(stream), None)
                 return
             except Exception as exc:
@@ -241,7 +241,7 @@ class TargetCrm2(Crm2Target):
         if isinstance(stream, str) and stream:
             self._broken_schemas[stream] = problem
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def handle_record(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
         if not isinstance(stream, str) or not stream or "record" not in message_dict:
             self._violation(RecordsBeforeSchema("RECORD message without a stream or a record"))
@@ -311,7 +311,7 @@ class TargetCrm2(Crm2Target):
                 bookmarks.pop(stream, None)
         return state
 
-    def _write_state_message(self, state: dict) -> None:
+    def emit_state(self, state: dict) -> None:
         """Save the state in the store, then emit it; drain_all calls this after committing every sink."""
         state = self._state_to_save(state)
         if state is None:
@@ -321,7 +321,7 @@ class TargetCrm2(Crm2Target):
             with self.store.begin() as conn:
                 self.store.set_bookmark(conn, self.bookmark_name, state, self.settings.run_id)
             self._saved_state = copy.deepcopy(state)
-        super()._write_state_message(state)
+        super().emit_state(state)
 
     # -- the end --------------------------------------------------------------------------------
     def process_endofpipe(self) -> None:
