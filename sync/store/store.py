@@ -372,7 +372,7 @@ class Store:
                 if known.get(rec.source_id) == digest:
                     result.unchanged += 1
                     continue
-                row = {"source_system": system, "source_object": obj, "source_id": rec.source_id,
+                row: dict[str, Any] = {"source_system": system, "source_object": obj, "source_id": rec.source_id,
                        "entity": rec.entity, "content_hash": digest, "run_id": run_id, "updated_at": stamp}
                 (changed_rows if rec.source_id in known else new_rows).append((row, rec))
             result.unchanged += len(group) - len(latest)
