@@ -38,9 +38,9 @@ def json_mode() -> bool:
 def configure(*, verbose: bool = False, json_logs: bool | None = None) -> None:
     """Install one redacting handler on the root logger (idempotent)."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_crm2", False):
-            root.removeHandler(handler)
+    for existing in list(root.handlers):
+        if getattr(existing, "_crm2", False):
+            root.removeHandler(existing)
     global _json_mode
     use_json = (not sys.stderr.isatty()) if json_logs is None else json_logs
     _json_mode = use_json
@@ -55,7 +55,7 @@ def configure(*, verbose: bool = False, json_logs: bool | None = None) -> None:
         # logs belong on stderr: stdout carries a command's output (--json, reports)
         handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False, rich_tracebacks=False)
     handler.addFilter(RedactingFilter())
-    handler._crm2 = True  # type: ignore[attr-defined]
+    handler._crm2 = True  # type: ignore[union-attr]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("alembic", "urllib3", "sqlalchemy.engine"):

@@ -65,6 +65,13 @@ def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+def _at(text: str | None) -> datetime:
+    """A timestamp the generator always writes (model_construct does not validate, so check here)."""
+    at = _ts(text)
+    assert at is not None
+    return at
+
+
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
@@ -85,19 +92,19 @@ def _add(activity: CustomerActivity, system: str, obj: str, rec: dict[str, Any])
             paid_on=_day(rec["paid_date"])))
     elif obj == "orders":
         activity.orders.append(Order.model_construct(
-            source=_ref(system, obj, rec["id"]), ordered_at=_ts(rec["placed_at"]), total=Decimal(rec["total"]),
+            source=_ref(system, obj, rec["id"]), ordered_at=_at(rec["placed_at"]), total=Decimal(rec["total"]),
             cost=Decimal(rec["cost"]), currency=rec["currency"], status=rec["status"]))
     elif obj == "payments":
         activity.payments.append(Payment.model_construct(
-            source=_ref(system, obj, rec["payment_id"]), paid_at=_ts(rec["paid_at"]), amount=Decimal(rec["amount"]),
+            source=_ref(system, obj, rec["payment_id"]), paid_at=_at(rec["paid_at"]), amount=Decimal(rec["amount"]),
             currency=rec["currency"]))
     elif obj == "credit_notes":
         activity.credit_notes.append(CreditNote.model_construct(
-            source=_ref(system, obj, rec["credit_note_no"]), issued_at=_ts(rec["issued_at"]),
+            source=_ref(system, obj, rec["credit_note_no"]), issued_at=_at(rec["issued_at"]),
             amount=Decimal(rec["amount"]), currency=rec["currency"]))
     elif obj == "Case":
         activity.cases.append(ServiceCase.model_construct(
-            source=_ref(system, obj, rec["Id"]), opened_at=_ts(rec["CreatedDate"]),
+            source=_ref(system, obj, rec["Id"]), opened_at=_at(rec["CreatedDate"]),
             first_response_at=_ts(rec["First_Response_At__c"]), closed_at=_ts(rec["ClosedDate"]),
             complaint=rec["Type"] == "Complaint", priority=Priority.MEDIUM))
     elif obj == "Task" and rec["ActivityDate"] and rec["Status"] == "Completed":
@@ -106,14 +113,14 @@ def _add(activity: CustomerActivity, system: str, obj: str, rec: dict[str, Any])
             occurred_at=datetime.combine(date.fromisoformat(rec["ActivityDate"]), time(), tzinfo=UTC)))
     elif obj == "Event":
         activity.interactions.append(Interaction.model_construct(
-            source=_ref(system, obj, rec["Id"]), channel=Channel.MEETING, occurred_at=_ts(rec["StartDateTime"])))
+            source=_ref(system, obj, rec["Id"]), channel=Channel.MEETING, occurred_at=_at(rec["StartDateTime"])))
     elif obj == "Survey_Response__c":
         kind = SurveyKind.CSAT if rec["Survey_Type__c"] == "CSAT" else SurveyKind.NPS
         score = float(rec["Score__c"])
         if 0 <= score <= (5 if kind is SurveyKind.CSAT else 10):
             activity.surveys.append(Survey.model_construct(
                 source=_ref(system, obj, rec["Id"]), kind=kind, score=score,
-                responded_at=_ts(rec["Responded_At__c"])))
+                responded_at=_at(rec["Responded_At__c"])))
 
 
 def synthetic_customers(customers: int, seed: int = 42) -> Iterator[SyntheticCustomer]:

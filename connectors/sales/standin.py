@@ -35,7 +35,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from singer_sdk.singerlib.json import serialize_json
@@ -314,7 +314,7 @@ def _handler_for(api: SalesStandIn) -> type[BaseHTTPRequestHandler]:
             if urlparse(self.path).path != "/oauth/token":
                 self._send(404, {"error": "not_found"})
                 return
-            token = api.issue_oauth_token(form, self.headers)
+            token = api.issue_oauth_token(form, cast(Mapping[str, str], self.headers))
             if token is None:
                 self._send(401, {"error": "invalid_client"})
                 return
@@ -327,7 +327,7 @@ def _handler_for(api: SalesStandIn) -> type[BaseHTTPRequestHandler]:
                 status, headers = gated
                 self._send(status, {"error": HTTPStatus(status).phrase}, headers)
                 return
-            if not api.authorized(self.headers):
+            if not api.authorized(cast(Mapping[str, str], self.headers)):
                 self._send(401, {"error": "unauthorized"}, {"WWW-Authenticate": "Bearer"})
                 return
             obj = parsed.path.removeprefix(API_PREFIX)

@@ -312,7 +312,9 @@ def forecast_all(customers: Sequence[CustomerActivity], rules: ScoringRules, ori
     per = max(1, round(rules.forecast.period_days / WEEK))
     out: dict[str, list[float]] = {m: [0.0] * len(customers) for m in FORECAST_METHODS}
     classes = ["lumpy"] * len(customers)
-    ids, steps, values = [], [], []
+    ids: list[int] = []
+    steps: list[int] = []
+    values: list[float] = []
     for i, activity in enumerate(customers):
         terminated = activity.terminated_on is not None and activity.terminated_on < origin
         events = revenue_events(activity, rules.revenue, origin)
@@ -380,7 +382,7 @@ def backtest_forecast(customers: Sequence[CustomerActivity], rules: ScoringRules
         for i, a in enumerate(actual):
             for m in FORECAST_METHODS:
                 errors[classes[i]][m] += abs(forecasts[m][i] - a)
-    best = {c: min(FORECAST_METHODS, key=lambda m, e=e: e[m]) for c, e in errors.items()}
+    best = {c: min(FORECAST_METHODS, key=e.__getitem__) for c, e in errors.items()}
     forecasts, classes = forecast_all(customers, rules, origin)
     actual = actual_revenue(customers, rules, origin)
     choice = [best[c] for c in classes]
@@ -562,7 +564,7 @@ def _pick(pred: ClvPredictions, truth: Sequence[tuple[int, float]], which: int) 
         row = errors.setdefault(_segment(pred.repeat[i]), dict.fromkeys(CLV_MODELS, 0.0))
         for m in CLV_MODELS:
             row[m] += abs(table[m][i] - actual[which])
-    return {seg: min(CLV_MODELS, key=lambda m, e=e: e[m]) for seg, e in errors.items()}
+    return {seg: min(CLV_MODELS, key=e.__getitem__) for seg, e in errors.items()}
 
 
 def backtest_clv(customers: Sequence[CustomerActivity], rules: ScoringRules, as_of: date,

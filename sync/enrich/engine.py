@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sync.enrich.activity import CustomerActivity
 from sync.enrich.churn_model import ChurnModel
@@ -90,7 +90,7 @@ def score_customer(activity: CustomerActivity, rules: ScoringRules, as_of: date,
     measures = compute_measures(activity, rules.revenue, as_of, events)
     scores: dict[str, Score] = {}
     scores["tier"] = population.tiers.assign(measures)
-    tier = Tier(scores["tier"].value)
+    tier = Tier(cast(str, scores["tier"].value))  # the tier score always carries the tier name
     scores["rfm"] = population.rfm.assign(measures)
     rfm = population.rfm.scores(measures)
     clv, scores["clv"] = lifetime_value(measures, rules.clv)

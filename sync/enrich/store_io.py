@@ -386,7 +386,7 @@ def _load_state(engine: Engine) -> tuple[dict[str, tuple[str, dict[str, Any]]], 
     with engine.connect() as conn:
         rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.note).where(st.c.stage == STATE_STAGE)).all()
     kept = {key: (digest, _unpack(note)) for key, digest, note in rows if key != _RUN_KEY}
-    run = next((json.loads(note) for key, _, note in rows if key == _RUN_KEY and note), {})
+    run: dict[str, Any] = next((json.loads(note) for key, _, note in rows if key == _RUN_KEY and note), {})
     return kept, run
 
 

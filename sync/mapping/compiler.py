@@ -242,6 +242,7 @@ class _Compiler:
 
     def _transform(self, item: Any, loc: list[str | int],
                    shared: dict[str, Param]) -> tuple[Transform, dict[str, Param]] | None:
+        given: dict[str, Any]
         if isinstance(item, str):
             name, given = item, {}
         elif isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())) or {}, dict):

@@ -275,6 +275,7 @@ def write_parquet(path: Path, rows: Iterable[dict[str, Any]], columns: dict[str,
         if batch or count == 0:
             flush()
     if key is not None:
+        assert not isinstance(sink, str)  # a key always builds the encrypted PythonFile above
         sink.close()
     return count
 

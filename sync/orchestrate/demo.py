@@ -71,7 +71,8 @@ def run_demo(workdir: Path, *, customers: int = 2000, seed: int = 42, fresh: boo
     store_path = workdir / "crm2.sqlite"
     key, key_file = _store_key(store_path)
     with _started_standins(workdir, customers, seed, missing) as handles:
-        extractors, env = [], {}
+        extractors: list[Extractor] = []
+        env: dict[str, str] = {}
         for name, handle in handles.items():
             extractors.append(Extractor(name=name, tap=f"tap-crm2-{name}", config=handle.tap_config,
                                         mapping=MAPPINGS / f"{name}.yml"))
@@ -101,8 +102,8 @@ def _store_key(store_path: Path) -> tuple[str | None, Path | None]:
         kept = keys.keep(store_path, key)
         log.info("demo store encrypted with SQLCipher; its key is kept in %s", kept)
         return key, kept
-    key, source = keys.find(store_path)
-    return key, Path(source) if key and source and not source.startswith("$") else None
+    found, source = keys.find(store_path)
+    return found, Path(source) if found and source and not source.startswith("$") else None
 
 
 def _example_customer(store: Store) -> str | None:

@@ -103,12 +103,12 @@ def _extract_report(name: str, result: PipeResult) -> StageReport:
     shown = ("received", "skipped", "inserted", "updated", "unchanged", "deleted", "quarantined", "unmapped_streams")
     figures = ", ".join(f"{counts[k]:,} {k}" for k in shown if counts.get(k))
     if result.ok:
-        return StageReport(f"extract:{name}", "ok", figures, counts)
+        return StageReport(f"extract:{name}", StageStatus.OK, figures, counts)
     if result.tap_exit == 0 and result.target_exit == ExitCode.PARTIAL:  # lines or streams kept in quarantine
-        return StageReport(f"extract:{name}", "partial", f"{figures}\n{result.stderr_tail}", counts)
+        return StageReport(f"extract:{name}", StageStatus.PARTIAL, f"{figures}\n{result.stderr_tail}", counts)
     why = ("stopped early on the API limit or budget; the next run resumes from the saved state"
            if result.tap_exit == STOPPED_EARLY else f"tap exit {result.tap_exit}, target exit {result.target_exit}")
-    return StageReport(f"extract:{name}", "failed", f"{why}\n{result.stderr_tail}", counts)
+    return StageReport(f"extract:{name}", StageStatus.FAILED, f"{why}\n{result.stderr_tail}", counts)
 
 
 class SelectionError(ValueError):
@@ -226,10 +226,10 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
     try:
         for ex in pipeline.extractors:
             if not ex.enabled:
-                report(StageReport(f"extract:{ex.name}", "skipped", "disabled in config"))
+                report(StageReport(f"extract:{ex.name}", StageStatus.SKIPPED, "disabled in config"))
                 continue
             if not selection.wants(ex.name, source=True):
-                report(StageReport(f"extract:{ex.name}", "skipped", "not selected"))
+                report(StageReport(f"extract:{ex.name}", StageStatus.SKIPPED, "not selected"))
                 continue
             target_config: dict[str, Any] = {
                 "store_url": store_url, "mapping": str(loaded.resolve_path(ex.mapping)),
@@ -242,7 +242,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
                                   state=None if from_start else store.get_bookmark(ex.name), env=env,
                                   log_dir=log_dir, on_records=_progress_for(f"extract:{ex.name}", on_progress))
             except StageUnavailable as exc:
-                report(StageReport(f"extract:{ex.name}", "unavailable", str(exc)))
+                report(StageReport(f"extract:{ex.name}", StageStatus.UNAVAILABLE, str(exc)))
                 continue
             report(_extract_report(ex.name, result))
         extract_failed = any(s.status == "failed" for s in reports)

@@ -80,12 +80,12 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
               "released": result.released, "evaluated": result.evaluated, "carried_over": result.carried_over}
     if result.failed:
         blocking = [r.check for r in result.results if r.severity == "fail" and not r.passed]
-        return StageReport("checks", "failed", "failing checks stop the run: " + ", ".join(blocking), counts)
+        return StageReport("checks", StageStatus.FAILED, "failing checks stop the run: " + ", ".join(blocking), counts)
     detail = (f"{len(result.results) - len(failed)}/{len(result.results)} passed; {result.evaluated:,} record "
               f"verdicts judged, {result.carried_over:,} unchanged carried over")
     if result.quarantined:
         detail += f", {result.quarantined} records quarantined"
-    return StageReport("checks", "ok", detail, counts)
+    return StageReport("checks", StageStatus.OK, detail, counts)
 
 
 def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveToggle | None = None) -> StageReport:
@@ -102,7 +102,7 @@ def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveTogg
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}
     detail = ", ".join(f"{r.golden:,} golden {r.entity}s ({r.changed:,} changed, {r.reviews:,} to review)"
                        for r in results)
-    return StageReport("resolve", "ok", detail, counts)
+    return StageReport("resolve", StageStatus.OK, detail, counts)
 
 
 def enrich(store: Store, rules: ScoringRules, run_id: str, as_of: date | None = None) -> StageReport:
@@ -116,4 +116,4 @@ def enrich(store: Store, rules: ScoringRules, run_id: str, as_of: date | None = 
     tiers = " ".join(f"{t}={n:,}" for t, n in sorted(summary.tiers.items()))
     detail = (f"{summary.customers:,} customers scored as of {as_of} ({tiers}); {summary.written.updated:,} changed; "
               f"{summary.rescored:,} re-scored, {summary.not_rescored:,} skipped ({summary.why})")
-    return StageReport("enrich", "ok", detail, counts)
+    return StageReport("enrich", StageStatus.OK, detail, counts)

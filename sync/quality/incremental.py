@@ -113,7 +113,8 @@ class Snapshot:
             key = f"{system}{SEP}{obj}{SEP}{source_id}"
             live[key] = content_hash
             staged_at[key] = updated_at
-        saved = dict(conn.execute(sa.select(st.c.key, st.c.digest).where(st.c.stage == f"snapshot:{entity}")).all())
+        saved: dict[str, str] = dict(
+            conn.execute(sa.select(st.c.key, st.c.digest).where(st.c.stage == f"snapshot:{entity}")).tuples().all())
         generation = saved.pop(META, None)
         snapshot = cls(entity, live, staged_at, generation)
         snapshot.changed = {k for k, h in live.items() if saved.get(k) != h}

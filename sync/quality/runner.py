@@ -238,9 +238,9 @@ def _dataset_check(conn: Connection, check: Freshness | RowCountChange, snapshot
                 if value is not None:
                     values[key] = value
             for value in values.values():
-                stamp = _parse_time(value)
-                if stamp is not None and (newest is None or stamp > newest):
-                    newest = stamp
+                parsed = _parse_time(value)
+                if parsed is not None and (newest is None or parsed > newest):
+                    newest = parsed
             judged = set(state.todo)
             state.save({k: "P" + v for k, v in values.items() if k in judged}, (), run_id, at,
                        extra={"newest": newest.isoformat() if newest else None})

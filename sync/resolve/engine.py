@@ -290,7 +290,7 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
         need = sorted({r for p in pairs for r in p} - cache.keys())
         for ids in chunks(need):
             cache.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
-                                      .where(match_records.c.rid.in_(ids))).all())
+                                      .where(match_records.c.rid.in_(ids))).tuples().all())
         keep = []
         for left, right in pairs:
             score = scorer.score(cache[left], cache[right])
@@ -316,7 +316,8 @@ def _constraints(conn: Connection, entity: str) -> tuple[list[tuple[int, int]], 
         found = conn.execute(sa.select(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id).where(
             sa.tuple_(m.c.source_system, m.c.source_object, m.c.source_id).in_(part)))
         rid_of.update({ref_text(x.source_system, x.source_object, x.source_id): x.rid for x in found})
-    must, never = [], []
+    must: list[tuple[int, int]] = []
+    never: list[tuple[int, int]] = []
     for r in rows:
         if r.left_ref in rid_of and r.right_ref in rid_of:
             (must if r.kind == "must_link" else never).append((rid_of[r.left_ref], rid_of[r.right_ref]))
@@ -347,7 +348,7 @@ def _honour_vetoes(conn: Connection, entity: str, scorer: Scorer, clusters: dict
         features: dict[int, Any] = {}
         for part in chunks(rids):
             features.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
-                                         .where(match_records.c.rid.in_(part))).all())
+                                         .where(match_records.c.rid.in_(part))).tuples().all())
         for root in batch:
             members = sorted(clusters[root])
             vetoes = [(a, b) for i, a in enumerate(members) for b in members[i + 1:]
@@ -453,8 +454,8 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
         inserts, updates, xwalk = [], [], []
         for i in batch:
             gid, refs = assignment.ids[i], ref_lists[i]
-            members = [Member(ref, parse_ref(ref)[0], data_of[ref]) for ref in refs]
-            fields, lineage = survive(members, rules.survivorship)
+            golden_members = [Member(ref, parse_ref(ref)[0], data_of[ref]) for ref in refs]
+            fields, lineage = survive(golden_members, rules.survivorship)
             sources = [dict(zip(("system", "object", "id"), parse_ref(ref), strict=True)) for ref in refs]
             data = to_json({**fields, "sources": sources, "lineage": lineage})
             if gid in existing:

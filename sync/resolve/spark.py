@@ -39,9 +39,11 @@ def _scorer(name: str) -> Callable[..., float]:
     from rapidfuzz import fuzz
     from rapidfuzz.distance import Indel, JaroWinkler
 
-    return {"crm2_jaro_winkler": JaroWinkler.similarity, "crm2_ratio": fuzz.ratio,
-            "crm2_token_set": fuzz.token_set_ratio, "crm2_token_sort": fuzz.token_sort_ratio,
-            "crm2_indel": Indel.normalized_similarity}[name]
+    scorers: dict[str, Callable[..., float]] = {
+        "crm2_jaro_winkler": JaroWinkler.similarity, "crm2_ratio": fuzz.ratio,
+        "crm2_token_set": fuzz.token_set_ratio, "crm2_token_sort": fuzz.token_sort_ratio,
+        "crm2_indel": Indel.normalized_similarity}
+    return scorers[name]
 
 
 def _vectorised(name: str) -> Callable[[pd.Series, pd.Series], pd.Series]:

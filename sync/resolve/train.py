@@ -80,7 +80,7 @@ def estimate(store: Store, rules: EntityRules, entity: str, *, random_pairs: int
     u: list[dict[str, float]] = []
     for i in range(len(names)):
         seen = {lab: sum(n for p, n in u_counts if p[i] == lab) for lab in labels[i]}
-        total = sum(seen.values()) or 1
+        total: float = sum(seen.values()) or 1
         u.append({lab: max(seen[lab] / total, FLOOR) for lab in labels[i]})
     m: list[dict[str, float]] = []
     for comp in rules.comparisons:  # start from the rules' own m where given, else uniform

@@ -189,7 +189,7 @@ def create_engine(url: str, *, key: str | None = None, **options: Any) -> Engine
         _warn_unverified_tls(url)
         return sa.create_engine(url, future=True, **options)
     private.touch(path)
-    source = "the key given"
+    source: str | None = "the key given"
     if key is None:
         key, source = keys.find(path)
     if key:
@@ -365,13 +365,14 @@ class Store:
         for (system, obj), group in by_object.items():
             latest = {rec.source_id: rec for rec in group}  # last one wins within a batch
             known = self.known_hashes(conn, system, obj, list(latest))
-            new_rows, changed_rows = [], []
+            new_rows: list[tuple[dict[str, Any], StagedRecord]] = []
+            changed_rows: list[tuple[dict[str, Any], StagedRecord]] = []
             for rec in latest.values():
                 digest = rec.hash
                 if known.get(rec.source_id) == digest:
                     result.unchanged += 1
                     continue
-                row = {"source_system": system, "source_object": obj, "source_id": rec.source_id,
+                row: dict[str, Any] = {"source_system": system, "source_object": obj, "source_id": rec.source_id,
                        "entity": rec.entity, "content_hash": digest, "run_id": run_id, "updated_at": stamp}
                 (changed_rows if rec.source_id in known else new_rows).append((row, rec))
             result.unchanged += len(group) - len(latest)

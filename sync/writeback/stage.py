@@ -20,7 +20,7 @@ from typing import Any
 from sync.exitcodes import STOPPED_EARLY, ExitCode
 from sync.orchestrate.config import LoadedConfig
 from sync.orchestrate.pipe import StageUnavailable, run_pipe
-from sync.orchestrate.stages import StageReport
+from sync.orchestrate.stages import StageReport, StageStatus
 from sync.shipped import MAPPINGS
 from sync.store import Store
 
@@ -67,18 +67,20 @@ def _report(summary: Mapping[str, Any], target_exit: int, tap_exit: int, stderr_
             :PREVIEW_LINES]]
         if len(preview) > PREVIEW_LINES:
             lines.append(f"... {len(preview) - PREVIEW_LINES:,} more lines in changes.csv")
-        return StageReport("writeback", "ok", "\n".join(lines), counts)
+        return StageReport("writeback", StageStatus.OK, "\n".join(lines), counts)
     written = (f"{counts.get('written', 0):,} written, {counts.get('unchanged', 0):,} unchanged, "
                f"{counts.get('rejected', 0):,} rejected, {counts.get('api_calls', 0):,} API calls")
     if tap_exit == 0 and target_exit == 0:
-        return StageReport("writeback", "ok", written, counts)
+        return StageReport("writeback", StageStatus.OK, written, counts)
     if tap_exit == 0 and target_exit == ExitCode.PARTIAL:
-        return StageReport("writeback", "partial", f"{written}; rejected rows are retried on the next run", counts)
+        return StageReport("writeback", StageStatus.PARTIAL, f"{written}; rejected rows are retried on the next run",
+                           counts)
     if target_exit == STOPPED_EARLY:
-        return StageReport("writeback", "failed", f"stopped early: {summary.get('stopped') or 'API limit'}; "
-                                                  f"{written}; the next run continues", counts)
-    return StageReport("writeback", "failed", f"tap exit {tap_exit}, target exit {target_exit}\n{stderr_tail}",
-                       counts)
+        return StageReport("writeback", StageStatus.FAILED,
+                           f"stopped early: {summary.get('stopped') or 'API limit'}; "
+                           f"{written}; the next run continues", counts)
+    return StageReport("writeback", StageStatus.FAILED,
+                       f"tap exit {tap_exit}, target exit {target_exit}\n{stderr_tail}", counts)
 
 
 def run_writeback(loaded: LoadedConfig, store: Store, store_url: str, run_id: str, *,
@@ -94,7 +96,7 @@ def run_writeback(loaded: LoadedConfig, store: Store, store_url: str, run_id: st
                               target=wb.target, target_config=_target_config(loaded, store_url, run_id, output_dir),
                               state=store.get_bookmark(bookmark_name(wb.target)), env=env, log_dir=log_dir)
         except StageUnavailable as exc:
-            return StageReport("writeback", "unavailable", str(exc))
+            return StageReport("writeback", StageStatus.UNAVAILABLE, str(exc))
         report = _report(_summary(output_dir), result.target_exit, result.tap_exit, result.stderr_tail, wb.dry_run)
         if wb.dry_run:
             for line in report.detail.splitlines()[1:]:

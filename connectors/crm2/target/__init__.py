@@ -110,7 +110,8 @@ class Crm2Reader(SingerReader):
             if isinstance(line, Unreadable):
                 message: dict | Unreadable | None = line
             else:
-                self._current_message = line
+                # the SDK pins str; this reader works in bytes and nothing reads the attribute back
+                self._current_message = line  # type: ignore[assignment]
                 message = decode_line(line, max_depth)
                 if message is None:
                     continue  # a blank line
@@ -118,6 +119,7 @@ class Crm2Reader(SingerReader):
                 self.on_unreadable({"type": _UNREADABLE, "unreadable": message, "line_number": number})
                 stats[_UNREADABLE] += 1
                 continue
+            assert message is not None  # a blank line (None) was skipped above
             kind = message["type"]
             callbacks.get(kind, unknown)(message)
             stats[kind] += 1

@@ -399,7 +399,7 @@ class Loader:
                 return self.writer.write(conn, stream, plan.name, entity, single, known_rows)
         except Exception as exc:
             problem = type(exc).__name__
-        record = (single.staged or single.deleted or [None])[0]
+        record = next(iter(single.staged or single.deleted), None)
         if record is not None:
             reason = f"the store rejected the record ({problem})"
             rejected = Quarantined(record.source_id, None, reason, masked_record(record.data), record.fingerprint)

@@ -267,7 +267,7 @@ class Org:
         next_auto = {f.name: self.next_number(f"auto:{obj.name}.{f.name}", len(rows)) for f, _ in autos}
         out = []
         for i, given in enumerate(rows):
-            row = {f.name: None for f in obj.stored_fields}
+            row: dict[str, Any] = {f.name: None for f in obj.stored_fields}
             row.update({k: v for k, v in given.items() if v is not UNSET})
             if not row.get("Id"):
                 row["Id"] = make_id(obj.key_prefix, next_id)

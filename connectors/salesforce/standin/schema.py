@@ -210,7 +210,7 @@ def _pick(name: str, values: Iterable[str], *, restricted: bool = False, **kw: A
 
 
 def _system_fields(object_name: str, *, owner: bool = True, mergeable: bool = False) -> list[FieldDef]:
-    ro = {"createable": False, "updateable": False}
+    ro: dict[str, Any] = {"createable": False, "updateable": False}
     fields = [
         FieldDef("Id", "id", label=f"{_label(object_name)} ID", length=18, nillable=False, id_lookup=True,
                  defaulted_on_create=True, **ro),

@@ -16,8 +16,9 @@ import socket
 import ssl
 import struct
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.salesforce.standin.api import JSON_TYPE, Api, Request, Response
@@ -50,7 +51,7 @@ class HttpsServer(ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.add(conn)
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]  # typeshed: Self
         except (ssl.SSLError, OSError):
             pass
         finally:
@@ -93,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -109,7 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body()
         if (self.headers.get("Content-Encoding") or "").lower() == "gzip" and body:
             body = gzip.decompress(body)
-        request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True), self.headers,
+        request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
+                          cast(Mapping[str, str], self.headers),
                           body)
         try:
             response = self.server.api.handle(request)

@@ -18,7 +18,7 @@ import ssl
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import trustme
 
@@ -72,7 +72,7 @@ class SalesforceStandIn:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = cast(tuple[str, int], self._server.server_address[:2])  # a TCP server: host is str
         shown = f"[{host}]" if ":" in str(host) else str(host)
         return f"https://{shown}:{port}"
 
