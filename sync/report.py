@@ -196,6 +196,15 @@ def _compact(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _pct(change: float | None) -> str:
+    return "" if change is None else f"{change * 100:+.0f}%"
+
+
+def _stage_cell(stage: dict[str, Any]) -> str:
+    took = stage.get("seconds")
+    return f"{stage['name']} {stage['status']}" + (f" {took:.1f}s" if took is not None else "")
+
+
 def _table(table_id: str, head: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str,
            numeric: Sequence[int] = ()) -> str:
     if not rows:
@@ -245,14 +254,14 @@ def render(data: ReportData) -> str:
                   chart_id="quarantine", series="quarantine"),
     ]
     stamp = data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
-    key = _table("key-accounts", ["customer", "revenue 12m", "margin 12m", "trend 6m", "health", "lifecycle",
-                                  "churn risk", "satisfaction", "open cases"],
-                 [(r.name, _money(r.revenue_12m), _money(r.margin_12m),
-                   "" if r.trend is None else f"{r.trend * 100:+.0f}%", "" if r.health is None else f"{r.health:.0f}",
+    key = _table("key-accounts", ["customer", "revenue 12m", "trend 6m", "margin 12m", "margin trend 6m", "health",
+                                  "lifecycle", "churn risk", "satisfaction", "open cases"],
+                 [(r.name, _money(r.revenue_12m), _pct(r.trend), _money(r.margin_12m), _pct(r.margin_trend),
+                   "" if r.health is None else f"{r.health:.0f}",
                    r.lifecycle, "" if r.churn_risk is None else f"{r.churn_risk:.0f}",
                    "" if r.satisfaction is None else f"{r.satisfaction:.0f}",
                    "" if r.open_cases is None else r.open_cases) for r in data.key_accounts],
-                 empty="No tier-A customers yet.", numeric=(1, 2, 3, 4, 6, 7, 8))
+                 empty="No tier-A customers yet.", numeric=(1, 2, 3, 4, 5, 7, 8, 9))
     q = data.quality or {}
     checks = _table("checks", ["check", "entity", "severity", "result", "failing", "of", "why"],
                     [(c["check"], c.get("entity") or "", c["severity"], "pass" if c["passed"] else "FAIL",
@@ -266,7 +275,7 @@ def render(data: ReportData) -> str:
                            "stages"],
                   [(r.run_id[:8], r.command, r.started_at.strftime("%Y-%m-%d %H:%M"),
                     "" if r.seconds is None else f"{r.seconds:.1f}", r.status, f"{r.staged:,}", r.quarantined,
-                    r.api_calls, "; ".join(f"{s['name']} {s['status']}" for s in r.stages))
+                    r.api_calls, "; ".join(_stage_cell(s) for s in r.stages))
                    for r in reversed(data.runs)], empty="No runs yet.", numeric=(3, 5, 6, 7))
     wb = data.writeback or {}
     queued = _table("writeback-queue", ["record", "why waiting", "changes (old → new)"],

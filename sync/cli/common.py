@@ -91,12 +91,15 @@ def stage_echo(stage: Any) -> None:
     from sync import logs
 
     first = stage.detail.splitlines()[0] if stage.detail else ""
+    seconds = getattr(stage, "seconds", None)
     if logs.json_mode():
         _log.info("%s: %s%s", stage.name, stage.status, f" ({first})" if first else "",
-                  extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts)})
+                  extra={"stage": stage.name, "status": stage.status, "counts": dict(stage.counts),
+                         "seconds": seconds})
         return
     mark = {"ok": "✓", "partial": "!", "failed": "✗", "skipped": "-", "unavailable": "…"}.get(stage.status, "?")
-    click.echo(f"  {mark} {stage.name:<22} {stage.status}{'  — ' + first if first else ''}", err=True)
+    took = f" {seconds:7.1f} s" if seconds is not None else " " * 10
+    click.echo(f"  {mark} {stage.name:<22}{took}  {stage.status}{'  — ' + first if first else ''}", err=True)
 
 
 def say(message: str, **extra: Any) -> None:

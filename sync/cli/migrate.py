@@ -102,8 +102,17 @@ def plan_command(config_path: Path, sources: tuple[str, ...], as_json: bool) -> 
     """
     loaded, url = _load(config_path)
     with Store.open(url) as store, _progress("reading keys of") as progress:
-        plans = [plan.plan_source(s, store, on_record=functools.partial(progress, s.name))
-                 for s in open_sources(loaded, sources)]
+        # recorded as a 'migrate-plan' run (counts only), so the console's Migration page shows it
+        run_id = store.start_run("migrate-plan", str(loaded.path))
+        try:
+            plans = [plan.plan_source(s, store, on_record=functools.partial(progress, s.name))
+                     for s in open_sources(loaded, sources)]
+        except BaseException as exc:
+            store.finish_run(run_id, status="failed", exit_code=int(ExitCode.FAILED), error=type(exc).__name__)
+            raise
+        misfit = any(p.errors for p in plans)
+        store.finish_run(run_id, status="failed" if misfit else "ok",
+                         exit_code=int(ExitCode.CONFIG if misfit else ExitCode.OK), counts=plan.summary(plans))
     if as_json:
         click.echo(json.dumps([p.as_dict() for p in plans], indent=2, ensure_ascii=False))
     else:
@@ -224,7 +233,8 @@ def cutover_command(config_path: Path, sources: tuple[str, ...], sample: int, as
                                           "1  --check found a changed, missing or unlisted file, or a tap failed",
                                           "2  bad configuration or usage (OUT not empty, DIR not an archive)"))
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Pipeline config (YAML); required unless --check.")
+              help="Pipeline config (YAML); required unless --check. With --check, the result is "
+                   "recorded in its store as a 'migrate-archive-check' run (the console shows it).")
 @SOURCE_OPTION
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New (or empty) folder to write.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
@@ -245,6 +255,8 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
         for problem in problems:
             click.echo(f"{check_dir}/{problem}")
         click.echo(f"{check_dir}: {'intact' if not problems else f'{len(problems)} problem(s)'}", err=True)
+        if config_path is not None:
+            _record_check(config_path, check_dir, problems)
         sys.exit(ExitCode.FAILED if problems else ExitCode.OK)
     if config_path is None or out is None:
         raise click.UsageError("give --config and --out (or --check DIR)")
@@ -256,6 +268,18 @@ def archive_command(config_path: Path | None, sources: tuple[str, ...], out: Pat
     for entry in manifest.files:
         click.echo(f"{entry.path:<48} {entry.rows:>10,} rows  sha256 {entry.sha256}")
     click.echo(f"wrote {out}/manifest.json ({len(manifest.files)} files, run {manifest.run_id})", err=True)
+
+
+def _record_check(config_path: Path, folder: Path, problems: list[str]) -> None:
+    loaded, url = _load(config_path)
+    manifest = archive_files.Manifest.load(folder)
+    with Store.open(url) as store:
+        run_id = store.start_run("migrate-archive-check", str(loaded.path))
+        store.finish_run(run_id, status="failed" if problems else "ok",
+                         exit_code=int(ExitCode.FAILED if problems else ExitCode.OK),
+                         counts={"archive": str(folder.resolve()), "archive_run_id": manifest.run_id,
+                                 "files": len(manifest.files), "rows": sum(f.rows for f in manifest.files),
+                                 "problems": problems[:100], "more_problems": max(0, len(problems) - 100)})
 
 
 # -- erase --------------------------------------------------------------------------------------

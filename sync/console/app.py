@@ -289,10 +289,11 @@ def create_app(store: Store, *, secret: str, session_seconds: int = 30 * 60, htt
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["golden_id", "name", "tier", "lifecycle", "revenue_12m", "margin_12m", "revenue_change_6m",
-                         "health", "churn_risk", "churn_reasons", "satisfaction", "open_cases"])
+                         "margin_change_6m", "health", "churn_risk", "churn_reasons", "satisfaction", "open_cases"])
         for r in rows:
             writer.writerow([_cell(v) for v in (r.golden_id, r.name, r.tier, r.lifecycle, r.revenue_12m,
-                                                r.margin_12m, r.trend, r.health, r.churn_risk, "; ".join(r.reasons),
+                                                r.margin_12m, r.trend, r.margin_trend, r.health, r.churn_risk,
+                                                "; ".join(r.reasons),
                                                 r.satisfaction, r.open_cases)])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": 'attachment; filename="crm2-key-accounts.csv"'})

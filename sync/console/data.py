@@ -104,6 +104,7 @@ class AccountRow:
     revenue_12m: Decimal | None
     margin_12m: Decimal | None
     trend: float | None  # revenue change over 6 months, -1.0 = down 100%
+    margin_trend: float | None  # margin change over 6 months, same scale
     health: float | None
     health_band: str
     churn_risk: float | None
@@ -120,10 +121,11 @@ def account_row(golden_id: str, data: dict[str, Any], gettext: Gettext | None = 
     revenue = _dec(_reason(scores.get("tier"), "revenue_12m").get("value"))
     margin = _dec(_reason(scores.get("clv"), "annual_margin").get("value"))
     trend = _float(_reason(churn, "falling_revenue").get("value"))
+    margin_trend = _float(_reason(scores.get("clv"), "margin_trend").get("value"))
     opened = _float(_reason(churn, "open_complaints").get("value"))
     words = plain_reasons(churn, gettext) if gettext else plain_reasons(churn)
     return AccountRow(golden_id, str(data.get("name") or golden_id), str(data.get("tier") or "-"),
-                      str(data.get("lifecycle_stage") or "-"), revenue, margin, trend,
+                      str(data.get("lifecycle_stage") or "-"), revenue, margin, trend, margin_trend,
                       _float(health.get("value")), str(health.get("band") or ""),
                       _float(churn.get("value")), str(churn.get("band") or ""), words,
                       _float(sat.get("value")), str(sat.get("band") or ""),
@@ -133,6 +135,7 @@ def account_row(golden_id: str, data: dict[str, Any], gettext: Gettext | None = 
 SORTS = {"revenue": lambda r: r.revenue_12m or Decimal(0), "margin": lambda r: r.margin_12m or Decimal(0),
          "risk": lambda r: r.churn_risk or 0.0, "health": lambda r: r.health or 0.0,
          "name": lambda r: r.name.casefold(), "trend": lambda r: r.trend or 0.0,
+         "margin_trend": lambda r: r.margin_trend or 0.0,
          "satisfaction": lambda r: r.satisfaction or 0.0, "cases": lambda r: r.open_cases or 0}
 
 
@@ -179,13 +182,28 @@ class AccountIndex:
         return rows
 
 
+@dataclass
+class TierTotal:
+    """A tier's customers and their revenue and margin over the last 12 months."""
+    customers: int = 0
+    revenue_12m: Decimal = Decimal(0)
+    margin_12m: Decimal = Decimal(0)
+
+    def add(self, row: AccountRow) -> None:
+        self.customers += 1
+        self.revenue_12m += row.revenue_12m or 0
+        self.margin_12m += row.margin_12m or 0
+
+
 def key_accounts(store: Store, *, tier: str | None = None, stage: str | None = None, query: str | None = None,
                  sort: str = "revenue", descending: bool = True, limit: int | None = 500,
                  gettext: Gettext | None = None, index: AccountIndex | None = None,
-                 lang: str = "en") -> tuple[list[AccountRow], Counter[str]]:
-    """Customers filtered by tier / stage / name, sorted; plus the count per tier (before filters)."""
+                 lang: str = "en") -> tuple[list[AccountRow], dict[str, TierTotal]]:
+    """Customers filtered by tier / stage / name, sorted; plus each tier's totals (before filters)."""
     every = index.rows(store, lang, gettext) if index else _all_accounts(store, gettext)
-    per_tier: Counter[str] = Counter(r.tier for r in every)
+    per_tier: dict[str, TierTotal] = {}
+    for r in every:
+        per_tier.setdefault(r.tier, TierTotal()).add(r)
     needle = (query or "").casefold().strip()
     rows = [r for r in every if (not tier or r.tier == tier) and (not stage or r.lifecycle == stage)
             and (not needle or needle in r.name.casefold() or needle in r.golden_id.casefold())]
@@ -352,7 +370,8 @@ def run_list(store: Store, *, limit: int = 30) -> list[dict[str, Any]]:
                     "staged": sum(((rec.counts or {}).get("staged") or {}).values()),
                     "quarantined": (rec.counts or {}).get("quarantined") or 0,
                     "stages": [{"name": name, "status": (c or {}).get("status", ""),
-                                "counts": {k: v for k, v in (c or {}).items() if k != "status"}}
+                                "seconds": (c or {}).get("seconds"),
+                                "counts": {k: v for k, v in (c or {}).items() if k not in ("status", "seconds")}}
                                for name, c in stages.items()]})
     return out
 

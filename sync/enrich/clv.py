@@ -51,4 +51,8 @@ def lifetime_value(measures: Mapping[str, Any], spec: ClvSpec) -> tuple[Decimal,
         Contribution.model_construct(factor="retention", value=float(r), contribution=float(r),
                                      note=f"base {spec.retention} x p_active; discount rate {spec.discount_rate}"),
     ]
+    trend = measures.get("margin_change_6m")
+    if trend is not None:  # shown beside the margin (console, report); it does not enter the value
+        reasons.append(Contribution.model_construct(factor="margin_trend", value=float(trend), contribution=0.0,
+                                                    note="margin_change_6m: last 182 days against the 182 before"))
     return value, Score.model_construct(name="clv", value=f"{value:f}", band=None, reasons=reasons, computed_at=None)

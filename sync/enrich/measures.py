@@ -32,6 +32,9 @@ MEASURES: dict[str, str] = {
     "revenue_change_6m": "(revenue_6m - revenue_prev_6m) / revenue_prev_6m; None without prior revenue",
     "revenue_total": "revenue over the whole history",
     "margin_12m": "revenue_12m minus cost (default_margin of the amount when a document has no cost)",
+    "margin_6m": "margin of the last 182 days",
+    "margin_prev_6m": "margin 183-364 days ago",
+    "margin_change_6m": "(margin_6m - margin_prev_6m) / margin_prev_6m; None without prior margin",
     "credit_notes_12m": "credit notes issued in the last 365 days",
     "orders_12m": "revenue documents (orders or invoices) in the last 365 days",
     "orders_total": "revenue documents over the whole history",
@@ -143,14 +146,15 @@ def revenue_events(activity: CustomerActivity, spec: RevenueSpec, as_of: date) -
 
 REVENUE_MEASURES = frozenset({
     "revenue_12m", "revenue_prev_12m", "revenue_change_12m", "revenue_6m", "revenue_prev_6m", "revenue_change_6m",
-    "revenue_total", "margin_12m", "credit_notes_12m", "orders_12m", "orders_total", "avg_order_value_12m",
+    "revenue_total", "margin_12m", "margin_6m", "margin_prev_6m", "margin_change_6m", "credit_notes_12m",
+    "orders_12m", "orders_total", "avg_order_value_12m",
     "active_months_12m", "days_since_last_order", "days_since_first_order"})
 """Measures that come from revenue items alone (cheap enough for a population pass)."""
 
 
 def revenue_measures(events: Iterable[RevenueEvent]) -> dict[str, Any]:
     """The :data:`REVENUE_MEASURES` from :func:`revenue_events`."""
-    r12 = rp12 = r6 = rp6 = rtotal = margin12 = credits12 = ZERO
+    r12 = rp12 = r6 = rp6 = rtotal = margin12 = margin6 = marginp6 = credits12 = ZERO
     docs12 = docs_total = 0
     months: set[int] = set()
     last_doc: int | None = None
@@ -166,8 +170,10 @@ def revenue_measures(events: Iterable[RevenueEvent]) -> dict[str, Any]:
             rp12 += amount
         if ago <= HALF:
             r6 += amount
+            margin6 += margin
         elif ago <= 2 * HALF:
             rp6 += amount
+            marginp6 += margin
         if is_doc:
             docs_total += 1
             if ago <= YEAR:
@@ -178,7 +184,9 @@ def revenue_measures(events: Iterable[RevenueEvent]) -> dict[str, Any]:
             first_doc = ago if first_doc is None else max(first_doc, ago)
     return dict(revenue_12m=r12, revenue_prev_12m=rp12, revenue_change_12m=_change(r12, rp12),
                 revenue_6m=r6, revenue_prev_6m=rp6, revenue_change_6m=_change(r6, rp6), revenue_total=rtotal,
-                margin_12m=margin12, credit_notes_12m=credits12, orders_12m=docs12, orders_total=docs_total,
+                margin_12m=margin12, margin_6m=margin6, margin_prev_6m=marginp6,
+                margin_change_6m=_change(margin6, marginp6), credit_notes_12m=credits12, orders_12m=docs12,
+                orders_total=docs_total,
                 avg_order_value_12m=(r12 / docs12).quantize(Decimal("0.01")) if docs12 else None,
                 active_months_12m=len(months), days_since_last_order=last_doc, days_since_first_order=first_doc)
 

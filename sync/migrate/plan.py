@@ -162,6 +162,16 @@ def plan_source(source: Source, store: Store | None = None,
     return result
 
 
+def summary(plans: Iterable[SourcePlan]) -> dict[str, Any]:
+    """What a ``migrate-plan`` run record keeps (the console's Migration page shows it): counts per
+    mapping entry, the streams nothing maps and how many mapping problems there were, no values."""
+    return {"plan": {p.source: {
+        "objects": {o.name: {"stream": o.stream, "records": o.records, "deleted": o.deleted,
+                             "without_key": o.without_key, "in_crm2": sum(o.in_crm2.values())} for o in p.objects},
+        "unmapped_streams": p.unmapped_streams, "errors": len(p.errors), "warnings": len(p.warnings)}
+        for p in plans}}
+
+
 def lines(plans: Iterable[SourcePlan]) -> list[str]:
     """The plan as plain text, one source after the other."""
     out: list[str] = []

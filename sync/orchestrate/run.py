@@ -9,6 +9,7 @@ computed on incomplete data. A failing check of severity ``fail`` stops everythi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,14 @@ def plan(loaded: LoadedConfig, selection: Selection = ALL,
     return out
 
 
+def _stage_counts(stage: StageReport) -> dict[str, Any]:
+    """A stage as the run record keeps it: status, counts and, when it ran, its wall seconds."""
+    kept: dict[str, Any] = {"status": stage.status, **stage.counts}
+    if stage.seconds is not None:
+        kept["seconds"] = stage.seconds
+    return kept
+
+
 def run(loaded: LoadedConfig, store: Store, store_url: str, *, command: str = "sync",
         env: Mapping[str, str] | None = None, log_dir: Path | None = None,
         on_stage: Callable[[StageReport], None] | None = None,
@@ -212,13 +221,17 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
         log.warning("run %s was interrupted; this run finishes its work", stale)
     run_id = store.start_run(command, str(loaded.path))
     reports: list[StageReport] = []
+    began: dict[str, float] = {}
 
     def start(stage: str) -> None:
         log.info("%s: starting", stage)
+        began[stage] = time.monotonic()
         if on_start:
             on_start(stage)
 
     def report(stage: StageReport) -> None:
+        if stage.name in began and stage.seconds is None:
+            stage.seconds = round(time.monotonic() - began.pop(stage.name), 3)
         reports.append(stage)
         if on_stage:
             on_stage(stage)
@@ -266,7 +279,7 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
         store.finish_run(run_id, status=outcome.status, exit_code=int(outcome.exit_code),
                          counts={"staged": staged, "quarantined": quarantined,
                                  "unmapped_streams": sum(s.counts.get("unmapped_streams", 0) for s in reports),
-                                 "stages": {s.name: {"status": s.status, **s.counts} for s in reports}},
+                                 "stages": {s.name: _stage_counts(s) for s in reports}},
                          api_calls=sum(s.counts.get("api_calls", 0) for s in reports))
         return outcome
     except BaseException as exc:

@@ -43,6 +43,7 @@ class StageReport:
     status: StageStatus
     detail: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    seconds: float | None = None  # wall time from the stage's start to its report; None when skipped
 
     def __post_init__(self) -> None:
         self.status = StageStatus(self.status)  # a status nobody documented is a bug, found here

@@ -34,6 +34,29 @@ def churn(value: float) -> dict:
         {"factor": "open_complaints", "value": 0.0, "contribution": 0.0, "note": "open_complaints = 0.0"}]}
 
 
+def clv(revenue: int) -> dict:
+    margin = revenue // 4
+    return {"name": "clv", "value": str(margin * 2), "reasons": [
+        {"factor": "annual_margin", "value": str(margin), "contribution": float(margin), "note": "margin_12m"},
+        {"factor": "margin_trend", "value": -0.4, "contribution": 0.0, "note": "margin_change_6m"}]}
+
+
+def seed_migration(store: Store) -> None:
+    """A plan, an archive and two checks of it, as `crm2 migrate` records them."""
+    plan = store.start_run("migrate-plan")
+    store.finish_run(plan, status="ok", exit_code=0, counts={"plan": {"salesforce": {
+        "objects": {"Account": {"stream": "Account", "records": 1780, "deleted": 12, "without_key": 3,
+                                "in_crm2": 1765}},
+        "unmapped_streams": ["Lead"], "errors": 0, "warnings": 0}}})
+    archive = store.start_run("migrate-archive")
+    store.finish_run(archive, status="ok", exit_code=0, counts={"archived": {"salesforce/Account.jsonl": 1780}})
+    for problems in ([], ["salesforce/Account.jsonl: SHA-256 does not match the manifest (the file was changed)"]):
+        check = store.start_run("migrate-archive-check")
+        store.finish_run(check, status="failed" if problems else "ok", exit_code=1 if problems else 0, counts={
+            "archive": "/srv/archive/2026-11", "archive_run_id": archive, "files": 1, "rows": 1780,
+            "problems": problems, "more_problems": 0})
+
+
 def seed(store: Store) -> None:
     now = datetime(2026, 11, 1, tzinfo=UTC)
     people = [("G-A1", XSS, "A", 900000, 75.0), ("G-A2", "Delun Printing 德伦印刷", "A", 500000, 10.0),
@@ -47,7 +70,7 @@ def seed(store: Store) -> None:
                         "email": {"source": RIGHT, "rule": "most_recent"}},
             "scores": {"tier": {"name": "tier", "value": tier, "reasons": [
                 {"factor": "revenue_12m", "value": str(revenue), "contribution": 1.0, "note": "share"}]},
-                "churn_risk": churn(risk)}}})
+                "churn_risk": churn(risk), "clv": clv(revenue)}}})
     with store.begin() as conn:
         conn.execute(golden.insert(), rows)
         for ref, gid, data in ((LEFT, "G-A1", {"name": XSS, "email": "a@example.com", "country": "CN"}),
@@ -68,10 +91,13 @@ def seed(store: Store) -> None:
                                                 source_id="003X", reason="email: not a valid email address",
                                                 record={"email": "not-an-email", "note": "call +44 20 7946 0958"},
                                                 created_at=now))
+    seed_migration(store)
     run_id = store.start_run("sync")
     store.finish_run(run_id, status="partial", exit_code=3, counts={
         "staged": {"salesforce/Account": 1}, "quarantined": 1,
-        "stages": {"checks": {"status": "ok", "checks": 1}, "writeback": {"status": "ok", "written": 0}}})
+        "stages": {"checks": {"status": "ok", "checks": 1, "seconds": 12.25},
+                   "enrich": {"status": "skipped"},
+                   "writeback": {"status": "ok", "written": 0, "seconds": 3.5}}})
     with store.begin() as conn:
         conn.execute(check_results.insert().values(run_id=run_id, check="customer_email_format", entity="customer",
                                                    severity="warn", passed=False, failing=1, total=2, at=now,

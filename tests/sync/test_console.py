@@ -187,6 +187,37 @@ def test_key_accounts_filter_sort_and_export(client):
     assert rows[3][1].startswith("'=")  # a formula in a name is not run by a spreadsheet
 
 
+def test_key_accounts_show_margin_and_its_trend_per_customer_and_tier(client):
+    sign_in(client, "vic")
+    page = client.get("/accounts?tier=A").text
+    assert "Margin trend 6m" in page and "-40%" in page
+    assert "350,000" in page  # tier A's margin: 225,000 + 125,000
+    rows = list(csv.DictReader(io.StringIO(client.get("/accounts.csv").text)))
+    assert {r["margin_change_6m"] for r in rows} == {"-0.4"}
+
+
+def test_runs_page_shows_each_stage_with_its_duration(client):
+    sign_in(client, "vic")
+    page = client.get("/runs").text
+    stages = page[page.index('class="stages"'):]
+    assert re.search(r"checks</th><td>ok</td>\s*<td class=\"num\">12\.2", stages)
+    assert re.search(r"enrich</th><td>skipped</td>\s*<td class=\"num\">–", stages)  # skipped: no duration
+    assert '<meter min="0" max="12.25" value="3.5"' in stages
+
+
+def test_migration_page_shows_plan_archive_and_its_checks(client):
+    sign_in(client, "vic")
+    page = client.get("/migration").text
+    plan = page[page.index('id="plan"'):page.index("</table>", page.index('id="plan"'))]
+    assert re.search(r"Account</th><td class=\"num\">1,780</td><td class=\"num\">12</td>"
+                     r"<td class=\"num\">3</td><td class=\"num\">1,765</td>", plan)
+    assert "Lead" in plan  # a stream nothing maps is named
+    assert "<code>salesforce/Account.jsonl</code></td><td class=\"num\">1,780</td>" in page
+    checks = page[page.index('id="archive-checks"'):]
+    assert "intact: every file matches" in checks
+    assert "SHA-256 does not match the manifest" in checks
+
+
 def test_language_follows_the_browser_and_the_switch(client):
     page = client.get("/login", headers={"accept-language": "zh-CN,zh;q=0.9,en;q=0.5"}).text
     assert "登录" in page and 'lang="zh-Hans"' in page

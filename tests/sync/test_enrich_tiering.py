@@ -101,6 +101,17 @@ def test_margin_measure_uses_cost_and_default_margin():
     assert tiers([with_cost, no_cost, loss], rules) == {"c1": "A", "c2": "B", "c3": "C"}
 
 
+def test_margin_trend_compares_the_last_six_months_with_the_six_before():
+    # recent: 100 with cost 40 (margin 60); earlier: 100 with cost 20 (margin 80) -> -25%
+    active = CustomerActivity("c1", orders=[order(1, "100", days_ago=30, cost="40"),
+                                            order(2, "100", days_ago=250, cost="20")])
+    new = CustomerActivity("c2", orders=[order(3, "100", days_ago=30, cost="40")])  # nothing before: no trend
+    scores = {s.golden_id: s for s in score_customers([active, new], ScoringRules(), AS_OF)}
+    trend = {g: [r for r in s.scores["clv"].reasons if r.factor == "margin_trend"] for g, s in scores.items()}
+    assert trend["c1"][0].value == pytest.approx(-0.25) and trend["c1"][0].contribution == 0.0
+    assert trend["c2"] == []
+
+
 def test_weighted_mix_hand_computed():
     # revenue shares 75/25, orders 1/3 of 4, margin (30% default) 75/25
     big = CustomerActivity("big", orders=[order(1, "75")])

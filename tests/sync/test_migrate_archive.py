@@ -14,6 +14,7 @@ from test_migrate_support import Org, crm2, rows, start_org
 
 from sync.migrate.archive_files import Manifest, read_rows
 from sync.shipped import MAPPINGS
+from sync.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,12 @@ def test_archive_holds_every_raw_record_and_the_crosswalk(org: Org, jsonl: Path)
     assert oct((jsonl / "salesforce" / "Contact.jsonl.gz").stat().st_mode)[-3:] == "600"
     check = crm2(org, "migrate", "archive", "--check", jsonl)
     assert check.returncode == 0 and "intact" in check.stderr, check.stdout + check.stderr
+    recorded = crm2(org, "migrate", "archive", "--check", jsonl, "--config", org.config)
+    assert recorded.returncode == 0, recorded.stderr
+    with Store.open(org.store) as store:
+        run = store.runs(1)[0]
+    assert run.command == "migrate-archive-check" and run.status == "ok"  # the console's Migration page shows it
+    assert run.counts["files"] == len(manifest.files) and run.counts["problems"] == []
 
 
 def test_archives_are_reproducible(org: Org, jsonl: Path, tmp_path: Path):

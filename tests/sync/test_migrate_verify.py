@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from test_migrate_support import Org, copy_store, crm2, execute, rows, start_org
 
+from sync.store import Store
+
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
@@ -47,6 +49,10 @@ def test_plan_counts_what_the_source_holds_and_what_the_mapping_misses(org: Org)
     streams = {s["name"]: s for s in plans["sales"]["streams"]}
     assert "channel" in streams["orders"]["unmapped_fields"]
     assert plans["salesforce"]["errors"] == []
+    with Store.open(org.store) as store:
+        recorded = store.runs(1)[0]  # counts only, for the console's Migration page
+    assert recorded.command == "migrate-plan" and recorded.status == "ok"
+    assert recorded.counts["plan"]["salesforce"]["objects"]["Contact"]["records"] == len(contacts)
 
 
 def test_migration_accounts_for_every_source_record(org: Org, tmp_path: Path):

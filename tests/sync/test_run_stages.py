@@ -66,6 +66,9 @@ def test_sync_runs_checks_resolve_enrich_and_records_them(tmp_path):
     assert [stages[s]["status"] for s in ("checks", "resolve", "enrich")] == ["ok", "ok", "ok"]
     assert stages["resolve"]["customer_golden"] == 2 and stages["enrich"]["customers"] == 2
     assert stages["writeback"]["status"] in ("skipped", "unavailable")
+    ran = [name for name, stage in stages.items() if stage["status"] in ("ok", "partial")]
+    assert all(stages[name]["seconds"] >= 0 for name in ran) and "checks" in ran  # the Runs page shows them
+    assert all("seconds" not in stage for stage in stages.values() if stage["status"] == "skipped")
 
     again = crm2("--no-json-logs", "sync", "--config", str(write_config(tmp_path, db)))
     assert again.returncode == 0, again.stderr
