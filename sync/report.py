@@ -196,6 +196,24 @@ def _compact(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _migration_result(run: dict[str, Any]) -> str:
+    """One line per migration step: what the console's Migration page shows in full."""
+    counts = run.get("counts") or {}
+    if run["command"] == "migrate-plan":
+        objects = [o for source in (counts.get("plan") or {}).values() for o in source["objects"].values()]
+        return f"{sum(o['records'] for o in objects):,} source records in {len(objects)} objects"
+    if run["command"] == "migrate-verify":
+        unexplained = sum(o.get("unexplained", 0) for o in (counts.get("objects") or {}).values())
+        return "every record accounted for" if not unexplained else f"{unexplained:,} records unexplained"
+    if run["command"] == "migrate-archive":
+        files = counts.get("archived") or {}
+        return f"{len(files)} files, {sum(files.values()):,} rows"
+    if run["command"] == "migrate-archive-check":
+        problems = len(counts.get("problems") or []) + int(counts.get("more_problems") or 0)
+        return "intact" if not problems else f"{problems} problem(s)"
+    return ""
+
+
 def _pct(change: float | None) -> str:
     return "" if change is None else f"{change * 100:+.0f}%"
 
@@ -283,8 +301,9 @@ def render(data: ReportData) -> str:
                       "; ".join(f"{f}: {'∅' if o is None else o} → {n}" for f, o, n in x["changes"]))
                      for x in wb.get("queued") or []], empty="Nothing waiting to be written.")
     m = data.migration or {}
-    migration = _table("migration-runs", ["step", "started", "status"],
-                       [(r["command"], views.when(r["started_at"]), r["status"]) for r in m.get("runs") or []],
+    migration = _table("migration-runs", ["step", "started", "status", "result"],
+                       [(r["command"], views.when(r["started_at"]), r["status"], _migration_result(r))
+                        for r in m.get("runs") or []],
                        empty="No migration steps have run on this store.")
     erased = _table("erasures", ["object", "records erased"],
                     [(e["object"], e["count"]) for e in m.get("erased") or []], empty="Nothing erased.", numeric=(1,))

@@ -149,6 +149,18 @@ def test_report_shows_the_console_views_with_masked_personal_data(tmp_path):
     assert "boss@example.com" not in page and "x@example.com" not in page
 
 
+def test_report_summarises_each_migration_step(tmp_path):
+    from console_seed import seed_migration
+
+    from sync import report
+
+    with Store.open(tmp_path / "s.sqlite") as store:
+        seed_migration(store)
+        page = report.render(report.collect(store))
+    assert "1,780 source records in 1 objects" in page and "1 files, 1,780 rows" in page
+    assert "intact" in page and "1 problem(s)" in page
+
+
 def test_series_keep_their_colour_whichever_tiers_exist(tmp_path):
     from sync import report
 
