@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from ruamel.yaml.comments import CommentedMap
 
 from sync import yamlconf
@@ -105,6 +105,16 @@ class StageToggle(Strict):
 class SparkSettings(Strict):
     master: str = Field(default="local[2]", description="Spark master URL: local[N], spark://host:7077, yarn ...")
     settings: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. spark.executor.memory")
+    exchange: Path | None = Field(
+        default=None, description="folder where the driver and Spark hand Parquet files to each other; "
+                                  "default: the temporary folder, which only a local[N] master can reach")
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_shared_exchange(self) -> SparkSettings:
+        if self.exchange is None and not self.master.startswith("local"):
+            raise ValueError("a master other than local[N] runs executors on other machines: set exchange "
+                             "to a folder the driver and every executor can read and write (a shared mount)")
+        return self
 
 
 class ResolveToggle(StageToggle):

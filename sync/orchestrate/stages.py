@@ -89,15 +89,18 @@ def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     return StageReport("checks", StageStatus.OK, detail, counts)
 
 
-def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveToggle | None = None) -> StageReport:
-    """``settings``: the pipeline config's ``resolve`` section (engine, Spark master and settings)."""
+def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveToggle | None = None,
+            place: Callable[[Path], Path] = Path) -> StageReport:
+    """``settings``: the pipeline config's ``resolve`` section (engine, Spark master and settings);
+    ``place`` resolves a path in it (relative to the config file)."""
     from sync.resolve import resolve_all
 
     engine = settings.engine if settings else None
     if settings and engine == "spark":  # the session is made once, with the configured master and settings
         from sync.resolve import spark
 
-        spark.session(settings.spark.master, settings.spark.settings)
+        exchange = place(settings.spark.exchange) if settings.spark.exchange else None
+        spark.session(settings.spark.master, settings.spark.settings, exchange)
     results = resolve_all(store, rules, run_id, engine=engine)
     counts = {f"{r.entity}_{k}": v for r in results for k, v in
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}

@@ -26,7 +26,7 @@ Python engine's pairs, weights, levels, rules and decisions (tests/sync/test_res
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,32 +315,42 @@ def _batch(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
 
 def read_keys(conn: Connection, entity: str, dirty: Sequence[int], big: set[str], whole: bool) -> pa.Table:
     """Blocking keys as Arrow: the whole entity's, or those of the changed records and every holder."""
+    return pa.Table.from_batches(list(key_batches(conn, entity, dirty, big, whole)), KEYS)
+
+
+def key_batches(conn: Connection, entity: str, dirty: Sequence[int], big: set[str],
+                whole: bool) -> Iterator[pa.RecordBatch]:
+    """:func:`read_keys` a page at a time (Spark's Parquet hand-over writes them as they come)."""
     k = match_keys
-    batches: list[pa.RecordBatch] = []
     if whole:  # a first run (or new rules): every key of the entity, read once
         for part in conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity),
                                  execution_options={"yield_per": PAGE}).partitions():
-            batches.append(_batch(part, KEYS))
-    else:  # a few changed records: their keys, then everyone holding one of them (indexed look-ups)
-        wanted: set[str] = set()
-        for part in _chunks(sorted(dirty)):
-            wanted.update(key for (key,) in conn.execute(sa.select(k.c.key).where(k.c.rid.in_(part))))
-        for part in _chunks(sorted(wanted - big)):
-            rows = conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity, k.c.key.in_(part))).all()
-            if rows:
-                batches.append(_batch(rows, KEYS))
-    return pa.Table.from_batches(batches, KEYS)
+            yield _batch(part, KEYS)
+        return
+    # a few changed records: their keys, then everyone holding one of them (indexed look-ups)
+    wanted: set[str] = set()
+    for part in _chunks(sorted(dirty)):
+        wanted.update(key for (key,) in conn.execute(sa.select(k.c.key).where(k.c.rid.in_(part))))
+    for part in _chunks(sorted(wanted - big)):
+        rows = conn.execute(sa.select(k.c.rid, k.c.key).where(k.c.entity == entity, k.c.key.in_(part))).all()
+        if rows:
+            yield _batch(rows, KEYS)
 
 
 def read_features(conn: Connection, entity: str, rids: list[int], whole: bool) -> pa.Table:
     """Prepared values (JSON text) as Arrow: the whole entity's, or these records'."""
+    return pa.Table.from_batches(list(feature_batches(conn, entity, rids, whole)), FEATURES)
+
+
+def feature_batches(conn: Connection, entity: str, rids: list[int], whole: bool) -> Iterator[pa.RecordBatch]:
+    """:func:`read_features` a page at a time."""
     m = match_records
     text = sa.cast(m.c.features, sa.Text)
     queries = ([sa.select(m.c.rid, text).where(m.c.entity == entity)] if whole else
                [sa.select(m.c.rid, text).where(m.c.rid.in_(part)) for part in _chunks(rids)])
-    batches = [_batch(part, FEATURES) for query in queries
-               for part in conn.execute(query, execution_options={"yield_per": PAGE}).partitions()]
-    return pa.Table.from_batches(batches, FEATURES)
+    for query in queries:
+        for part in conn.execute(query, execution_options={"yield_per": PAGE}).partitions():
+            yield _batch(part, FEATURES)
 
 
 def kept_rows(rows: Iterable[Sequence[Any]], names: list[str]) -> list[dict[str, Any]]:

@@ -1,10 +1,17 @@
 """``resolve.engine: spark`` — the DuckDB plan (sync/resolve/duck.py) on Apache Spark.
 
 The same three inputs (blocking keys, changed records, prepared values as JSON text) are handed
-to Spark as Arrow tables and the same SQL, in Spark's dialect, finds the candidates and scores
-them. Spark has no Jaro-Winkler and none of rapidfuzz's token ratios: they are vectorised
-pandas UDFs (Arrow batches, rapidfuzz ``cpdist`` in C++), the same scorers DuckDB's functions
-call, so both engines decide the same (tests/sync/test_resolve_spark.py).
+over to Spark as Parquet files and the same SQL, in Spark's dialect, finds the candidates and scores
+them; Spark writes the pairs it keeps as Parquet, which are read back a batch at a time. Nothing
+the size of the entity is held in the driver's memory or shipped through it. The files live in a
+private temporary folder under ``exchange`` (default: this machine's temporary folder, enough for
+``local[N]``; a cluster needs a folder every executor can reach). The inputs are read from the
+store on the driver's own connection, because resolve prepares them in the same uncommitted
+transaction it scores them in: a JDBC reader would not see them.
+
+Spark has no Jaro-Winkler and none of rapidfuzz's token ratios: they are vectorised pandas UDFs
+(Arrow batches, rapidfuzz ``cpdist`` in C++), the same scorers DuckDB's functions call, so both
+engines decide the same (tests/sync/test_resolve_spark.py).
 
 One session per process, ``local[2]`` unless ``master`` says otherwise; settings from the
 pipeline config's ``resolve.spark`` (e.g. ``spark.executor.memory``). Needs Java 17+ and the
@@ -13,9 +20,12 @@ pipeline config's ``resolve.spark`` (e.g. ``spark.executor.memory``). Needs Java
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +43,7 @@ DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",
 }
 _session: Any = None
+_exchange: Path | None = None
 
 
 def _scorer(name: str) -> Callable[..., float]:
@@ -59,9 +70,13 @@ def _vectorised(name: str) -> Callable[[pd.Series, pd.Series], pd.Series]:
     return run
 
 
-def session(master: str | None = None, settings: Mapping[str, str] | None = None) -> Any:
-    """The process's Spark session with crm2's similarity functions (created on first use)."""
-    global _session
+def session(master: str | None = None, settings: Mapping[str, str] | None = None,
+            exchange: Path | None = None) -> Any:
+    """The process's Spark session with crm2's similarity functions (created on first use);
+    ``exchange`` is the folder the Parquet hand-over happens in (None: the temporary folder)."""
+    global _session, _exchange
+    if exchange is not None:
+        _exchange = exchange
     if _session is not None:
         return _session
     from pyspark.sql import SparkSession
@@ -88,6 +103,33 @@ def stop() -> None:
         _session = None
 
 
+@contextlib.contextmanager
+def _exchange_folder() -> Iterator[Path]:
+    root = None
+    if _exchange is not None:
+        _exchange.mkdir(parents=True, exist_ok=True)
+        root = str(_exchange)
+    with tempfile.TemporaryDirectory(prefix="crm2-spark-", dir=root) as folder:  # 0700, removed after
+        yield Path(folder)
+
+
+def _hand_over(spark: Any, path: Path, batches: Iterable[Any], schema: Any, view: str) -> None:
+    """Write ``batches`` to one Parquet file as they come and make it the temporary view ``view``."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(str(path), schema) as writer:  # an empty input still leaves a file with the schema
+        for batch in batches:
+            writer.write_batch(batch)
+    spark.read.parquet(str(path)).createOrReplaceTempView(view)
+
+
+def _read_back(path: Path, batch_size: int = 10_000) -> Iterator[Any]:
+    import pyarrow.dataset as ds
+
+    # Spark's part files sort in the order it wrote them; its _SUCCESS and .crc files are skipped
+    yield from ds.dataset(str(path), format="parquet").to_batches(batch_size=batch_size)
+
+
 def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
           whole: bool, sink: duck.Sink, master: str | None = None,
           settings: Mapping[str, str] | None = None) -> duck.Scored:
@@ -96,28 +138,32 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
 
     spark = session(master, settings)
     d = duck.SPARK
-    spark.createDataFrame(duck.read_keys(conn, entity, dirty, big, whole)).createOrReplaceTempView("keys")
-    spark.createDataFrame(pa.table({"rid": pa.array(sorted(set(dirty)), pa.int64())})).createOrReplaceTempView(
-        "dirty")
-    cand = spark.sql(duck.candidates_sql(rules, d)).cache()
-    try:
-        cand.createOrReplaceTempView("cand")
-        pairs = cand.count()
-        if not pairs:
-            return duck.Scored()
-        need = [] if whole else sorted(
-            r[0] for r in spark.sql("SELECT l FROM cand UNION SELECT r FROM cand").collect())
-        spark.createDataFrame(duck.read_features(conn, entity, need, whole)).createOrReplaceTempView("features_json")
-        spark.sql(duck.prepared_sql(rules, d)).createOrReplaceTempView("rec")
-        kept = spark.sql(f"SELECT * FROM ({duck.scoring_sql(rules, d)}) s WHERE decision IN ('match', 'review') "
-                         "ORDER BY l, r").toArrow()
-        names = [c.name for c in rules.comparisons]
-        scored = duck.Scored(int(pairs))
-        for batch in kept.to_batches(10_000):
-            rows = zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
-            scored.take(duck.kept_rows(rows, names), sink)
-        return scored
-    finally:
-        cand.unpersist()
-        for view in ("keys", "dirty", "cand", "features_json", "rec"):
-            spark.catalog.dropTempView(view)
+    with _exchange_folder() as folder:
+        _hand_over(spark, folder / "keys.parquet", duck.key_batches(conn, entity, dirty, big, whole), duck.KEYS,
+                   "keys")
+        rids = pa.array(sorted(set(dirty)), pa.int64())
+        _hand_over(spark, folder / "dirty.parquet", [pa.record_batch([rids], names=["rid"])],
+                   pa.schema([("rid", pa.int64())]), "dirty")
+        cand = spark.sql(duck.candidates_sql(rules, d)).cache()
+        try:
+            cand.createOrReplaceTempView("cand")
+            pairs = cand.count()
+            if not pairs:
+                return duck.Scored()
+            need = [] if whole else sorted(
+                r[0] for r in spark.sql("SELECT l FROM cand UNION SELECT r FROM cand").collect())
+            _hand_over(spark, folder / "features.parquet", duck.feature_batches(conn, entity, need, whole),
+                       duck.FEATURES, "features_json")
+            spark.sql(duck.prepared_sql(rules, d)).createOrReplaceTempView("rec")
+            spark.sql(f"SELECT * FROM ({duck.scoring_sql(rules, d)}) s WHERE decision IN ('match', 'review') "
+                      "ORDER BY l, r").write.parquet(str(folder / "kept"))
+            names = [c.name for c in rules.comparisons]
+            scored = duck.Scored(int(pairs))
+            for batch in _read_back(folder / "kept"):
+                rows = zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
+                scored.take(duck.kept_rows(rows, names), sink)
+            return scored
+        finally:
+            cand.unpersist()
+            for view in ("keys", "dirty", "cand", "features_json", "rec"):
+                spark.catalog.dropTempView(view)

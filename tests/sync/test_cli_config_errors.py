@@ -138,3 +138,13 @@ writeback:
     result = subprocess.run([*CRM2, "validate", "--no-env", "--config", str(path)], capture_output=True,
                             text=True, timeout=120, env=_clean_env())
     assert "environment variable" not in result.stderr
+
+
+def test_a_cluster_spark_master_needs_a_shared_exchange_folder(tmp_path):
+    text = "version: 1\nstore:\n  url: a.sqlite\nresolve:\n  engine: spark\n  spark:\n    master: spark://head:7077\n"
+    result = crm2("validate", "--config", str(_write(tmp_path, text)))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"{tmp_path / 'pipeline.yml'}:6:3: resolve.spark: "), result.stderr
+    assert "set exchange to a folder the driver and every executor can read" in result.stderr
+    shared = text + "    exchange: /mnt/shared/crm2-spark\n"
+    assert crm2("validate", "--config", str(_write(tmp_path, shared))).returncode != 2

@@ -48,8 +48,13 @@ def records():
 
 def test_spark_gives_the_same_pairs_levels_weights_decisions_and_golden_ids(spark_session, records,
                                                                             tmp_path: Path) -> None:
+    from sync.resolve import spark as engine
+
+    exchange = tmp_path / "exchange"
+    engine.session(exchange=exchange)  # the Parquet hand-over happens here, and is cleared after each entity
     duck = _resolved(tmp_path / "duck.sqlite", records, "duckdb")
     spark = _resolved(tmp_path / "spark.sqlite", records, "spark")
+    assert exchange.is_dir() and not any(exchange.iterdir())
     for entity in ("customer", "contact"):
         expected = _pairs(duck, entity)
         assert len(expected) > 30
