@@ -58,7 +58,7 @@ PLANS: dict[str, Plan] = {
                    why="20k customers x 2 seeds take about 25 min on a shared 2-core machine; --full runs them",
                    quick_note="2,000 customers: the churn floors hold, the forecast and CLV figures are noisier"),
 }
-ORDER = ["taps", "salesforce_extract", "target", "writeback", "enrich", "scores", "resolve", "console"]
+ORDER = ["taps", "salesforce_extract", "target", "writeback", "enrich", "scores", "resolve", "console", "sync"]
 """Extract first, then load, write back, score and resolve: the pipeline's own order."""
 
 
