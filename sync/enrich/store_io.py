@@ -38,6 +38,7 @@ from sync.enrich.measures import REVENUE_MEASURES
 from sync.enrich.rules import ScoringRules
 from sync.model import Deal, Interaction, Invoice, Order, Payment, ServiceCase, Survey
 from sync.stage_marks import mid_stage
+from sync.store.marks import source_mark
 from sync.store.schema import crosswalk, golden, incremental_state, staging
 from sync.store.store import to_json
 
@@ -380,6 +381,19 @@ def _population_digest(population: Population) -> str:
     return hashlib.sha256(repr(population).encode()).hexdigest()
 
 
+def _watermark(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return source_mark(conn)
+
+
+def _golden_mark(engine: Engine) -> str:
+    """Golden customers' count and latest change. Kept apart from the source mark because enrich's
+    own score writes move it: what a run saves is the mark after its writes."""
+    with engine.connect() as conn:
+        return str(tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(golden.c.updated_at))
+                                      .where(golden.c.entity == "customer")).one()))
+
+
 def _load_state(engine: Engine) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
     """(golden id -> (inputs digest, summary facts) as last scored, the last run's digests)."""
     st = incremental_state
@@ -444,19 +458,21 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
     all changed, neither pass reads activity: the stored scores are the result.
     """
     summary = EnrichSummary()
-    current = StoreActivity(engine).digests()
     kept, last_run = _load_state(engine) if incremental else ({}, {})
     run_digest = _run_digest(rules, as_of)
+    # taken before anything is read: a change made while this run reads is seen by the next one
+    mark = {"watermark": _watermark(engine), "golden": _golden_mark(engine)}
+    if last_run.get("run") == run_digest and all(last_run.get(k) == v for k, v in mark.items()):
+        # no row scoring reads was written since the last scoring: not even the digests are needed
+        return _unchanged(summary, kept)
+    current = StoreActivity(engine).digests()
     changed = {gid for gid, d in current.items() if gid not in kept or kept[gid][0] != d}
     gone = set(kept) - set(current)
     if last_run.get("run") == run_digest and not changed and not gone:
         # Same inputs, same rules, same date: pass one would find the same population, and
         # pass two the same scores, already in golden.data.
-        for gid in current:
-            _count(summary, kept[gid][1])
-        summary.written.unchanged = summary.customers
-        summary.why = "nothing changed since the last scoring"
-        return summary
+        _save_state(engine, {}, (), {**last_run, **mark}, run_id, replace_all=False)
+        return _unchanged(summary, kept)
 
     # pass one needs only what the tier measure is made of: usually revenue documents alone
     population = survey_population(StoreActivity(engine, entities=population_entities(rules)), rules, as_of)
@@ -493,6 +509,16 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
         if gid in kept:  # not re-scored: its scores in golden.data are still right
             _count(summary, kept[gid][1])
             summary.written.unchanged += 1
-    _save_state(engine, scored, gone, {"run": run_digest, "population": population_digest}, run_id,
+    # enrich's own score writes moved golden.updated_at: what the next run compares with is after them
+    mark["golden"] = _golden_mark(engine)
+    _save_state(engine, scored, gone, {"run": run_digest, "population": population_digest, **mark}, run_id,
                 replace_all=everyone)
+    return summary
+
+
+def _unchanged(summary: EnrichSummary, kept: dict[str, tuple[str, dict[str, Any]]]) -> EnrichSummary:
+    for _digest, facts in kept.values():
+        _count(summary, facts)
+    summary.written.unchanged = summary.customers
+    summary.why = "nothing changed since the last scoring"
     return summary

@@ -46,7 +46,7 @@ staging = sa.Table(
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("run_id", sa.String(36)),
-    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False, index=True),  # sync/store/marks.py seeks the latest
 )
 
 crosswalk = sa.Table(
@@ -58,7 +58,7 @@ crosswalk = sa.Table(
     # loaded | merged | quarantined | deleted: every source record is exactly one of these
     sa.Column("status", sa.String(16), nullable=False, server_default="loaded"),
     sa.Column("run_id", sa.String(36)),
-    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False, index=True),  # sync/store/marks.py seeks the latest
 )
 
 golden = sa.Table(

@@ -23,16 +23,18 @@ STAMP = datetime(2026, 10, 1, tzinfo=UTC)
 
 
 def stage(conn: sa.Connection, system: str, obj: str, sid: str, entity: str, data: dict[str, Any],
-          golden_id: str | None = None) -> None:
+          golden_id: str | None = None, at: datetime | None = None) -> None:
+    # the store stamps every write with its time (sync/store/marks.py relies on it): so do these
+    at = at or datetime.now(UTC)
     ref = {"source_system": system, "source_object": obj, "source_id": sid}
-    conn.execute(staging.insert().values(**ref, entity=entity, data=data, content_hash=f"h-{sid}",
-                                         updated_at=STAMP))
+    conn.execute(staging.insert().values(**ref, entity=entity, data=data, content_hash=f"h-{sid}", updated_at=at))
     conn.execute(crosswalk.insert().values(**ref, entity=entity, golden_id=golden_id, content_hash=f"h-{sid}",
-                                           updated_at=STAMP))
+                                           updated_at=at))
 
 
 def restage(conn: sa.Connection, sid: str, data: dict[str, Any], content_hash: str) -> None:
-    conn.execute(staging.update().where(staging.c.source_id == sid).values(data=data, content_hash=content_hash))
+    conn.execute(staging.update().where(staging.c.source_id == sid).values(data=data, content_hash=content_hash,
+                                                                           updated_at=datetime.now(UTC)))
 
 
 def order(customer: str, total: str) -> dict[str, Any]:
@@ -51,8 +53,8 @@ def store(tmp_path: Path) -> Store:
             conn.execute(golden.insert().values(golden_id=f"G{i}", entity="customer", data={"name": f"C {i}"},
                                                 created_at=STAMP, updated_at=STAMP))
             stage(conn, "sales", "accounts", f"ACC-{i}", "customer",
-                  {"name": f"C {i}", "created_at": "2023-01-15T00:00:00Z"}, golden_id=f"G{i}")
-            stage(conn, "sales", "orders", f"SO-{i}", "order", order(f"ACC-{i}", f"{i * 100}.00"))
+                  {"name": f"C {i}", "created_at": "2023-01-15T00:00:00Z"}, golden_id=f"G{i}", at=STAMP)
+            stage(conn, "sales", "orders", f"SO-{i}", "order", order(f"ACC-{i}", f"{i * 100}.00"), at=STAMP)
     return s
 
 
@@ -96,7 +98,8 @@ def test_a_changed_activity_row_and_a_deleted_customer_follow(store: Store) -> N
     assert run.rescored in (2, 6) and run.why in ("inputs changed", "population cut-offs moved")
     assert enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r3", incremental=False).written.updated == 0
     with store.begin() as conn:
-        conn.execute(golden.update().where(golden.c.golden_id == "G1").values(merged_into="G2"))
+        conn.execute(golden.update().where(golden.c.golden_id == "G1").values(merged_into="G2",
+                                                                             updated_at=datetime.now(UTC)))
     run = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r4")
     assert run.customers == 5 and run.rescored >= 1  # G2 now holds G1's customer record
     assert enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r5").rescored == 0
@@ -118,3 +121,30 @@ def test_rules_as_of_date_and_population_rescore_everyone(store: Store) -> None:
         restage(conn, "SO-1", order("ACC-1", "100.00"), "h-SO-1-small")
     run = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r5")
     assert (run.rescored, run.why) == (6, "population cut-offs moved")
+
+
+def test_an_unchanged_rerun_reads_no_record(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sync.enrich.store_io import StoreActivity
+
+    enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r1")
+
+    def refused(self: StoreActivity) -> dict[str, str]:
+        raise AssertionError("the store's change mark did not move: no record needs reading")
+
+    monkeypatch.setattr(StoreActivity, "digests", refused)
+    again = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r2")
+    assert (again.customers, again.rescored, again.why) == (6, 0, "nothing changed since the last scoring")
+
+
+def test_an_erasure_that_keeps_the_change_times_is_still_seen(store: Store) -> None:
+    from sync.store.schema import audit_log
+
+    enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r1")
+    with store.begin() as conn:  # erasure rewrites a row in place, leaving updated_at, and audits it
+        conn.execute(staging.update().where(staging.c.source_id == "SO-3").values(
+            data=order("ACC-3", "0.00"), content_hash="h-SO-3-erased"))
+        conn.execute(audit_log.insert().values(at=datetime.now(UTC), action="erase", system="sales",
+                                               object="orders", record_id="SO-3", field=None))
+    run = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r2")
+    assert run.rescored >= 1 and "G3" in {gid for gid, (_, run_id, _) in golden_rows(store).items()
+                                          if run_id == "r2"}
