@@ -56,7 +56,7 @@ LATER: tuple[LaterStage, ...] = (
     LaterStage("checks", False, lambda c: stages.checks(c.store, c.rules["checks"], c.run_id)),
     LaterStage("resolve", False,
                lambda c: stages.resolve(c.store, c.rules["resolve"], c.run_id, c.loaded.pipeline.resolve,
-                                                  c.loaded.resolve_path)),
+                                        c.loaded.resolve_path)),
     LaterStage("enrich", True,
                lambda c: stages.enrich(c.store, c.rules["enrich"], c.run_id, c.loaded.pipeline.enrich.as_of)),
     LaterStage("writeback", True,
