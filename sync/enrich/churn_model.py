@@ -48,6 +48,15 @@ def _silence_ratio(m: Mapping[str, Any]) -> float | None:
     return None if gap is None or last is None else last / gap
 
 
+NO_RHYTHM_DAYS = 365.0
+"""The usual gap given to a customer with a single order: a year, the slow end (one order says little)."""
+
+
+def _usual_gap(m: Mapping[str, Any]) -> float:
+    gap = _typical_gap(m)
+    return NO_RHYTHM_DAYS if gap is None else gap
+
+
 def _log(value: float | None) -> float | None:
     return None if value is None else math.log1p(max(0.0, float(value)))
 
@@ -78,6 +87,12 @@ def _measure(name: str) -> Callable[[Mapping[str, Any]], Any]:
 FEATURES: tuple[Feature, ...] = (
     Feature("silence_vs_rhythm", "days since the last order / the customer's usual days between orders",
             _silence_ratio, _log, 0.0),
+    # The outcome is "no order in the next horizon": a customer who orders twice a year goes 180 days
+    # without one by chance far more often than one who orders monthly, leaving or not. Its rhythm
+    # alone lifts the observed AUC by about 0.01 (0.718 -> 0.729, 0.712 -> 0.722 at 20,000 customers,
+    # seeds 42 / 7; trends in order frequency add at most 0.002: bench/bench_churn_features.py).
+    Feature("usual_gap_days", "the customer's usual days between orders (log; a year with one order)",
+            _usual_gap, _log, 0.0),
     Feature("days_since_last_activity", "days since any activity (log)", _measure("days_since_last_activity"),
             _log, 0.0),
     Feature("revenue_change_6m", "revenue of the last 6 months vs the 6 before", _measure("revenue_change_6m"),
