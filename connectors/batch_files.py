@@ -64,6 +64,9 @@ def local_path(url: str) -> Path | None:
 class PrivateJSONLBatcher(BaseBatcher):
     """JSON Lines batch files, private, written with msgspec; gzip when the encoding asks."""
 
+    last_count = 0
+    """Records in the file last yielded (crm2's BATCH messages say it, for progress bars)."""
+
     def get_batches(self, records: Iterator[dict]) -> Iterator[list[str]]:
         storage = self.batch_config.storage
         folder = local_path(storage.root)
@@ -74,7 +77,8 @@ class PrivateJSONLBatcher(BaseBatcher):
         sync_id = f"{storage.prefix or ''}{self.tap_name}--{self.stream_name}-{uuid4()}"
         for i, chunk in enumerate(lazy_chunked_generator(records, self.batch_config.batch_size), start=1):
             path = folder / f"{sync_id}-{i}.jsonl{'.gz' if gz else ''}"
-            data = _ENCODER.encode_lines(list(chunk))
+            rows = list(chunk)
+            data = _ENCODER.encode_lines(rows)
             with private.open_write(path, "xb") as raw:
                 if gz:
                     # level 1: the file lives for seconds on a local disk; CPU matters more than bytes
@@ -82,6 +86,7 @@ class PrivateJSONLBatcher(BaseBatcher):
                         out.write(data)
                 else:
                     raw.write(data)
+            self.last_count = len(rows)
             yield [path.as_uri()]
 
 

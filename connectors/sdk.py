@@ -15,13 +15,14 @@ own way, so a singer-sdk upgrade is checked against this module alone:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import click
 from pydantic import BaseModel, ValidationError
 from singer_sdk import Stream, Tap, Target
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
 from singer_sdk.helpers.types import Context, Record
 
 from connectors.batch_files import PrivateJSONLBatcher
@@ -122,6 +123,14 @@ class Crm2Target(_ValidatedConfig, Target):
         self.emit_state(state)
 
 
+@dataclass(slots=True)
+class CountedBatchMessage(SDKBatchMessage):
+    """A BATCH message that also says how many records its files hold, so crm2's orchestrator
+    can show progress without opening them; targets ignore keys they do not know."""
+
+    crm2_records: int | None = None
+
+
 class Crm2Stream(Stream):
     """A crm2 tap's stream: with ``batch_config`` (JSON Lines) it writes private batch files with
     msgspec instead of singer-sdk's default batcher; any other format is singer-sdk's own.
@@ -137,7 +146,17 @@ class Crm2Stream(Stream):
             return
         batcher = PrivateJSONLBatcher(self.tap_name, self.name, batch_config)
         for manifest in batcher.get_batches(records=self._as_sent(context)):
+            self._batch_records = batcher.last_count
             yield batch_config.encoding, manifest
+            self._batch_records = None
+
+    _batch_records: int | None = None
+
+    def _generate_batch_messages(self, encoding: BaseBatchFileEncoding, manifest: list[str],
+                                 ) -> Generator[SDKBatchMessage, None, None]:
+        for stream_map in self.stream_maps:
+            yield CountedBatchMessage(stream=stream_map.stream_alias, encoding=encoding, manifest=manifest,
+                                      crm2_records=self._batch_records)
 
     def _as_sent(self, context: Context | None) -> Iterator[Record]:
         """Each record exactly as its RECORD message would carry it: deselected properties

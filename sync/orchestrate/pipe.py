@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -79,19 +80,28 @@ def _metrics(path: Path) -> dict[str, Any]:
 
 _CHUNK = 1 << 16
 _RECORD = b'"RECORD"'
+_BATCH_RECORDS = re.compile(rb'"crm2_records":(\d+)(?=\D)')
+"""How many records the files of a BATCH message from crm2's taps hold."""
+_TAIL = 48
 
 
 def _relay(source: IO[bytes], sink: IO[bytes], on_records: Callable[[int], None]) -> None:
     """Copy the tap's output to the target, counting RECORD messages on the way (a message's
     type tag; counting is for a progress bar, so a record whose text holds the tag may count
-    twice). If the target goes away, stop reading so the tap gets SIGPIPE, as with a direct pipe."""
+    twice) and the records of BATCH messages that say how many they carry. If the target goes
+    away, stop reading so the tap gets SIGPIPE, as with a direct pipe.
+
+    Each chunk is scanned with the end of the previous one in front (``tail``), so a tag cut in
+    two by a chunk boundary still counts, once: a match lying wholly in the tail was counted
+    with the previous chunk; a batch count is taken only once the byte after its digits is read."""
     seen = 0
     tail = b""
     try:
         while chunk := source.read1(_CHUNK) if hasattr(source, "read1") else source.read(_CHUNK):
             window = tail + chunk
             seen += window.count(_RECORD) - tail.count(_RECORD)
-            tail = window[-(len(_RECORD) - 1):]
+            seen += sum(int(m.group(1)) for m in _BATCH_RECORDS.finditer(window) if m.end() >= len(tail))
+            tail = window[-_TAIL:]
             sink.write(chunk)
             on_records(seen)
     except (BrokenPipeError, ValueError, OSError):

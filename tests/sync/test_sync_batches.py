@@ -88,3 +88,27 @@ def test_sync_with_batches_ends_like_sync_with_record_lines(tmp_path, ledger, mo
         assert " 0 batch manifests" in members and " 0 records" not in members
     assert ends[True]["staged"], "nothing staged"
     assert ends[True] == ends[False]
+
+
+def test_the_progress_count_adds_batch_records_once_wherever_the_chunks_are_cut():
+    import io
+
+    from sync.orchestrate.pipe import _relay
+
+    stream = (b'{"type":"RECORD","stream":"a","record":{}}\n' * 3
+              + b'{"type":"BATCH","stream":"a","manifest":["file:///x"],"crm2_records":10000}\n'
+              + b'{"type":"STATE","value":{}}\n'
+              + b'{"type":"BATCH","stream":"b","manifest":["file:///y"],"crm2_records":7}\n')
+
+    class Chunks(io.RawIOBase):
+        def __init__(self, data: bytes, size: int) -> None:
+            self.data, self.size = data, size
+
+        def read(self, n: int = -1) -> bytes:
+            piece, self.data = self.data[:self.size], self.data[self.size:]
+            return piece
+
+    for size in range(1, 40):
+        heard: list[int] = []
+        _relay(Chunks(stream, size), io.BytesIO(), heard.append)  # type: ignore[arg-type]
+        assert heard[-1] == 3 + 10_000 + 7, size
