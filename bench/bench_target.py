@@ -14,6 +14,9 @@ in the same run and on the same machine:
    again (a re-run of the same input): the re-run must write nothing, and its work beyond
    start-up must be >= 5x cheaper (CPU time) than the first load's;
 4. the full pipe again over the loaded store (the tap still reads everything: no state given);
+4b. the first-load pipe again with Singer BATCH messages (the tap writes JSON Lines files of
+   10,000 records and sends one BATCH message per file, as ``crm2 sync`` runs crm2's own taps;
+   ``--no-batches`` skips it), side by side with the RECORD-line pipe of step 2;
 5. the same saved input into target-jsonl (the peer: a plain Singer target writing JSON lines),
    side by side with target-crm2's first load. target-jsonl pins singer-python's old
    dependencies (jsonschema 2.6, among others), which would break crm2's own environment, so it
@@ -161,6 +164,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-peer", action="store_true", help="skip the target-jsonl comparison")
+    parser.add_argument("--no-batches", action="store_true", help="skip the Singer BATCH pipe")
     args = parser.parse_args()
     peer = None if args.no_peer else target_jsonl()
 
@@ -188,9 +192,22 @@ def main() -> None:
         run(f"{target} --config {target_config('warm')}", stdin=work / "empty.singer")
 
         t_pass, _ = run(f"{tap} | {sys.executable} {work / 'passthrough.py'}")
-        t_pipe, pipe = run(f"{tap} | {target} --config {target_config('pipe')}")
+        t_pipe, pipe = run(f"{tap} | {target} --config {target_config('pipe')}", label="pipe")
         first = totals(counts(pipe.stderr))
         assert first.get("inserted") == n, first
+        t_batch = None
+        if not args.no_batches:
+            folder = work / "batches"
+            batch_config = {"encoding": {"format": "jsonl"}, "storage": {"root": folder.as_uri()},
+                            "batch_size": 10_000}
+            (work / "tap-batch.json").write_text(json.dumps({"url": f"sqlite:///{work / 'ledger.sqlite'}",
+                                                             "batch_config": batch_config}))
+            config = target_config("batch")
+            config.write_text(json.dumps({**json.loads(config.read_text()), "batch_folder": str(folder)}))
+            batch_tap = f"{BIN / 'tap-crm2-finance'} --config {work / 'tap-batch.json'} 2>/dev/null"
+            t_batch, batched = run(f"{batch_tap} | {target} --config {config}", label="batch")
+            assert totals(counts(batched.stderr)).get("inserted") == n, counts(batched.stderr)
+            assert not any(folder.iterdir()), "batch files left behind"
 
         run(f"{tap} > {work / 'input.singer'}")
         # Start-up into a fresh store each time (migrations included), as the first load has it.
@@ -218,7 +235,13 @@ def main() -> None:
     print(f"records: {n:,} (finance ledger: customers and invoices; mapping mappings/finance.yml)")
     print(f"tap | passthrough target          {t_pass:7.2f}s  {n / t_pass:10,.0f} records/s")
     print(f"tap | target-crm2 (fresh store)   {t_pipe:7.2f}s  {n / t_pipe:10,.0f} records/s")
-    print(f"  mapping + store overhead: target-crm2 pipe takes {t_pipe / t_pass:.1f}x the pass-through pipe")
+    print(f"  mapping + store overhead: target-crm2 pipe takes {t_pipe / t_pass:.1f}x the pass-through pipe "
+          f"(CPU {CPU['pipe']:.2f}s)")
+    if t_batch is not None:
+        print(f"tap | target-crm2, BATCH files    {t_batch:7.2f}s  {n / t_batch:10,.0f} records/s  "
+              f"(CPU {CPU['batch']:.2f}s)  first load, files of 10,000 JSON lines")
+        print(f"  BATCH vs RECORD lines, first load: {t_pipe / t_batch:.2f}x the records/s by the clock, "
+              f"{CPU['pipe'] / CPU['batch']:.2f}x by CPU time")
     print(f"same input -> target-crm2, first  {t_first:7.2f}s  {n / t_first:10,.0f} records/s  "
           f"(CPU {CPU['first']:.2f}s)  {first}")
     print(f"same input -> target-crm2, again  {t_again:7.2f}s  {n / t_again:10,.0f} records/s  "

@@ -95,6 +95,9 @@ class Extractor(Strict):
     config: dict[str, Any] = Field(default_factory=dict, description="the tap's config (secrets by env name)")
     mapping: Path = Field(description="YAML mapping file for this source")
     enabled: bool = True
+    batch: bool | None = Field(
+        default=None, description="send records as Singer BATCH files instead of RECORD lines (default: the "
+                                  "pipeline's 'batch'); only crm2's own taps do, any other tap sends lines")
 
 
 class StageToggle(Strict):
@@ -143,6 +146,10 @@ class PipelineConfig(Strict):
         default_factory=dict, description="named overrides (dev, prod…) applied with crm2 sync --env NAME: "
         "store, checks…writeback as here, extractors as a mapping from extractor name to its changes")
     store: StoreConfig = Field(default_factory=StoreConfig)
+    batch: bool = Field(
+        default=True, description="crm2's own taps hand records to target-crm2 as Singer BATCH files (private, "
+                                  "deleted once committed) instead of one RECORD line each; other taps are "
+                                  "unaffected")
     extractors: list[Extractor] = Field(default_factory=list)
     checks: StageToggle = Field(default_factory=StageToggle)
     resolve: ResolveToggle = Field(default_factory=ResolveToggle)

@@ -4,6 +4,11 @@ Both ends are real processes. target-crm2 commits each batch of rows together wi
 STATE that covers them (as the bookmark named after the extractor), so the next run resumes
 from what is durable, whatever happened to this one.
 
+With ``batch_size`` set (crm2's own taps, see run.py), the tap writes its records into Singer
+BATCH files in a private folder inside this pipe's temporary folder and sends one BATCH message
+per file; target-crm2 deletes each file once its rows are committed, and the folder goes with the
+temporary folder when the pipe ends, whatever happened.
+
 Each process gets its own ``CRM2_METRICS_FILE`` path; crm2's connectors write a small JSON summary
 there when they end (API calls, records per stream), which becomes the stage's counts. Any other
 Singer program simply ignores the variable.
@@ -15,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -30,6 +36,8 @@ from sync.redaction import redact
 log = logging.getLogger(__name__)
 
 TARGET = "target-crm2"
+BATCH_SIZE = 10_000
+"""Records per BATCH file (singer-sdk's default): target-crm2 commits it in transactions of 2,000."""
 METRICS_ENV = "CRM2_METRICS_FILE"
 
 
@@ -72,19 +80,28 @@ def _metrics(path: Path) -> dict[str, Any]:
 
 _CHUNK = 1 << 16
 _RECORD = b'"RECORD"'
+_BATCH_RECORDS = re.compile(rb'"crm2_records":(\d+)(?=\D)')
+"""How many records the files of a BATCH message from crm2's taps hold."""
+_TAIL = 48
 
 
 def _relay(source: IO[bytes], sink: IO[bytes], on_records: Callable[[int], None]) -> None:
     """Copy the tap's output to the target, counting RECORD messages on the way (a message's
     type tag; counting is for a progress bar, so a record whose text holds the tag may count
-    twice). If the target goes away, stop reading so the tap gets SIGPIPE, as with a direct pipe."""
+    twice) and the records of BATCH messages that say how many they carry. If the target goes
+    away, stop reading so the tap gets SIGPIPE, as with a direct pipe.
+
+    Each chunk is scanned with the end of the previous one in front (``tail``), so a tag cut in
+    two by a chunk boundary still counts, once: a match lying wholly in the tail was counted
+    with the previous chunk; a batch count is taken only once the byte after its digits is read."""
     seen = 0
     tail = b""
     try:
         while chunk := source.read1(_CHUNK) if hasattr(source, "read1") else source.read(_CHUNK):
             window = tail + chunk
             seen += window.count(_RECORD) - tail.count(_RECORD)
-            tail = window[-(len(_RECORD) - 1):]
+            seen += sum(int(m.group(1)) for m in _BATCH_RECORDS.finditer(window) if m.end() >= len(tail))
+            tail = window[-_TAIL:]
             sink.write(chunk)
             on_records(seen)
     except (BrokenPipeError, ValueError, OSError):
@@ -95,10 +112,19 @@ def _relay(source: IO[bytes], sink: IO[bytes], on_records: Callable[[int], None]
                 stream.close()
 
 
+def _with_batches(work: Path, tap_config: Mapping[str, Any], target_config: Mapping[str, Any],
+                  batch_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tap and target configs for BATCH files in a private folder of this pipe. Plain JSON Lines:
+    the files live for seconds on a local disk, where gzip would only cost the tap CPU."""
+    folder = private.mkdir(work / "batches")
+    batch_config = {"encoding": {"format": "jsonl"}, "storage": {"root": folder.as_uri()}, "batch_size": batch_size}
+    return {**tap_config, "batch_config": batch_config}, {**target_config, "batch_folder": str(folder)}
+
+
 def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_config: Mapping[str, Any],
              state: Mapping[str, Any] | None, env: Mapping[str, str] | None = None,
              log_dir: Path | None = None, target: str = TARGET,
-             on_records: Callable[[int], None] | None = None) -> PipeResult:
+             on_records: Callable[[int], None] | None = None, batch_size: int | None = None) -> PipeResult:
     """Pipe a tap into a target (target-crm2 unless told) and wait for both; raises
     StageUnavailable if either is missing. ``on_records`` (for a progress bar) hears the number of
     RECORD messages passed so far; only then does the stream go through this process."""
@@ -111,6 +137,8 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         work = Path(tmp)
         logs = log_dir or work
         private.mkdir(logs)
+        if batch_size:
+            tap_config, target_config = _with_batches(work, tap_config, target_config, batch_size)
         tap_cmd = [tap_exe, "--config", str(_write_json(work, "tap.json", tap_config))]
         if state:
             tap_cmd += ["--state", str(_write_json(work, "state.json", state))]

@@ -30,3 +30,12 @@ def installed(name: str) -> bool:
         except ModuleNotFoundError:
             return False
     return executable(name) is not None
+
+
+def is_crm2(name: str) -> bool:
+    """True for a program shipped in crm2's own distribution (its taps speak Singer BATCH files
+    the way target-crm2 reads them); False for any other program, installed or not."""
+    for ep in entry_points(group="console_scripts", name=name):
+        dist = getattr(ep, "dist", None)
+        return dist is not None and dist.name == "crm2"
+    return False

@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.exitcodes import STOPPED_EARLY, ExitCode
-from sync.orchestrate import stages
+from sync.orchestrate import programs, stages
 from sync.orchestrate.config import LoadedConfig
 from sync.orchestrate.lock import run_lock
-from sync.orchestrate.pipe import PipeResult, StageUnavailable, run_pipe
+from sync.orchestrate.pipe import BATCH_SIZE, PipeResult, StageUnavailable, run_pipe
 from sync.orchestrate.stages import StageReport, StageStatus
 from sync.store import Store
 from sync.store.schema import quarantine, staging
@@ -252,9 +252,11 @@ def _run_locked(loaded: LoadedConfig, rules: Mapping[str, Any], store: Store, st
             start(f"extract:{ex.name}")
             try:
                 from_start = full or selection.refresh(ex.name)
+                batches = pipeline.batch if ex.batch is None else ex.batch
                 result = run_pipe(name=ex.name, tap=ex.tap, tap_config=ex.config, target_config=target_config,
                                   state=None if from_start else store.get_bookmark(ex.name), env=env,
-                                  log_dir=log_dir, on_records=_progress_for(f"extract:{ex.name}", on_progress))
+                                  log_dir=log_dir, on_records=_progress_for(f"extract:{ex.name}", on_progress),
+                                  batch_size=BATCH_SIZE if batches and programs.is_crm2(ex.tap) else None)
             except StageUnavailable as exc:
                 report(StageReport(f"extract:{ex.name}", StageStatus.UNAVAILABLE, str(exc)))
                 continue

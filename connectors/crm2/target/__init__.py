@@ -14,6 +14,12 @@ What it adds to a plain singer-sdk target:
 * protocol faults of the tap (a record before its schema, an invalid schema, a record without
   its key properties, a line that is not JSON) are kept in quarantine too, the rest of the input
   is loaded, and the target then exits 1 with the fault named, as singer-sdk targets do;
+* BATCH messages (singer-sdk's ``batch_config``: files of records instead of RECORD lines) get
+  the same treatment as RECORD lines: records go through the stream maps, the fingerprint skip,
+  the schema check and the mapping; a line of a batch file nothing can read is quarantined with
+  its reason; the STATE after a BATCH is saved once the file's rows are committed; a batch file
+  that cannot be read holds its stream's bookmark back (exit 1); files under ``batch_folder``
+  are deleted once committed;
 * at the end one log line per stream says what became of its records, and they must add up.
 """
 
@@ -34,6 +40,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from connectors import batch_files
 from connectors.crm2.target.config import (
     TargetPartial,
     TargetRunError,
@@ -82,6 +89,10 @@ class InvalidSchemaMessage(InvalidInputLine, TargetRunError):
 
 class UnreadableInput(InvalidInputLine, TargetPartial):
     """A line of input was not a Singer message; it is quarantined, the rest loads (exit 3)."""
+
+
+class UnreadableBatch(TargetRunError):
+    """A BATCH message, or a file it names, cannot be read: its stream's bookmark is held (exit 1)."""
 
 
 class Crm2Reader(SingerReader):
@@ -149,7 +160,8 @@ class TargetCrm2(Crm2Target):
     config_jsonschema: ClassVar[dict[str, Any]] = config_jsonschema()
     default_sink_class = Crm2Sink
     message_reader_class = Crm2Reader
-    capabilities: ClassVar[list[Any]] = [PluginCapabilities.ABOUT, PluginCapabilities.STREAM_MAPS,
+    capabilities: ClassVar[list[Any]] = [PluginCapabilities.ABOUT, PluginCapabilities.BATCH,
+                                         PluginCapabilities.STREAM_MAPS,
                                          PluginCapabilities.FLATTENING, PluginCapabilities.STRUCTURED_LOGGING,
                                          TargetCapabilities.VALIDATE_RECORDS]
 
@@ -181,6 +193,7 @@ class TargetCrm2(Crm2Target):
         self._keyless_streams: set[str] = set()
         self._routes: dict[str, list[tuple[Any, Crm2Sink, frozenset[str]]]] = {}
         self._since_age_check = 0
+        self._batches_seen = False
         self.message_reader.on_unreadable = self._process_unreadable  # type: ignore[attr-defined]
         self.message_reader.max_line_bytes = settings.max_line_bytes  # type: ignore[attr-defined]
         self.message_reader.max_depth = settings.max_depth  # type: ignore[attr-defined]
@@ -275,6 +288,76 @@ class TargetCrm2(Crm2Target):
         if self._since_age_check >= 1000:  # a clock read per record would cost more than it tells
             self._since_age_check = 0
             self._handle_max_record_age()
+
+    def handle_batch(self, message_dict: dict) -> None:
+        """Load the records of a BATCH message's files as if each had come as a RECORD line."""
+        stream, manifest, encoding = (message_dict.get(k) for k in ("stream", "manifest", "encoding"))
+        if not isinstance(stream, str) or not stream or not isinstance(manifest, list) \
+                or not all(isinstance(url, str) for url in manifest) or not isinstance(encoding, dict):
+            self._violation(UnreadableBatch("BATCH message without a stream, an encoding or a list of files"))
+            if isinstance(stream, str) and stream:
+                self.loader.failures.setdefault(stream, "a BATCH message could not be read")
+            return
+        # Records queued before this batch are written first (the newest version of a record
+        # wins), and the state received before it is saved: every record it covers is durable.
+        self.drain_all()
+        self._batches_seen = True
+        refused = None
+        if stream in self._broken_schemas or stream not in self.mapper.stream_maps:
+            refused = (f"no valid SCHEMA for stream {stream}: {self._broken_schemas[stream]}"
+                       if stream in self._broken_schemas else f"batch of stream {stream} arrived before its SCHEMA")
+            self._violation(RecordsBeforeSchema(refused))
+        routes = [] if refused else (self._routes.get(stream) or self._route(stream))
+        settings = self.settings
+        chunk = min((sink.max_size for _, sink, _ in routes), default=Crm2Sink.MAX_SIZE_DEFAULT)
+        for number, url in enumerate(manifest, 1):
+            name = f"file {number} of the batch"  # not its path: paths may name people or hosts
+            try:
+                for items in batch_files.read(url, encoding, chunk=chunk, max_line_bytes=settings.max_line_bytes,
+                                              max_depth=settings.max_depth):
+                    records = []
+                    for line_number, item in items:
+                        if isinstance(item, Unreadable):
+                            self._quarantine_unreadable(stream, item, line_number, name)
+                        else:
+                            records.append(item)
+                    if refused:
+                        self.loader.quarantine_stream(stream, records, refused, count_received=True)
+                        continue
+                    for stream_map, sink, keys in routes:
+                        sink.load_now(self._mapped(stream_map, sink, keys, records))
+            except batch_files.BatchFileError as exc:
+                why = f"stream {stream}: {name} cannot be read ({exc}); its bookmark stays where it was"
+                self._violation(UnreadableBatch(why))
+                self.loader.failures.setdefault(stream, why)
+                continue
+            if settings.batch_folder is not None:
+                batch_files.remove_under(url, settings.batch_folder)
+        self._handle_max_record_age()
+
+    def _mapped(self, stream_map: Any, sink: Crm2Sink, keys: frozenset[str], records: list[Any]) -> list[Any]:
+        """Records through a route's stream map, as handle_record does one at a time."""
+        if stream_map is not None:
+            records = [r if not isinstance(r, dict) else stream_map.transform(copy.copy(r)) for r in records]
+            records = [r for r in records if r is not None]  # filtered out by a user's stream map
+        if keys and any(isinstance(r, dict) and not r.keys() >= keys for r in records):
+            self._missing_keys(sink)
+        return records
+
+    def _quarantine_unreadable(self, stream: str, line: Unreadable, line_number: int, where: str) -> None:
+        self._violation(UnreadableInput(f"a line of a batch file of stream {stream} cannot be read ({line.reason}); "
+                                        "kept in quarantine"))
+        kept = {**line.kept(), "line_number": line_number, "batch_file": where}
+        self.loader.quarantine_stream(stream, [kept], line.reason, count_received=True)
+
+    def handle_state(self, message_dict: dict) -> None:
+        """Keep the tap's state; after BATCH messages, save it at once when nothing is pending
+        (a batch's rows are committed when its message is handled, so the STATE after it can be
+        saved straight away instead of one batch late)."""
+        super().handle_state(message_dict)
+        sinks = [*self._sinks_active.values(), *self._sinks_to_clear]
+        if self._batches_seen and not any(sink.current_size for sink in sinks):
+            self.drain_all()
 
     def _route(self, stream: str) -> list[tuple[Any, Crm2Sink, frozenset[str]]]:
         """Where a stream's records go: (stream map or None for the identity, sink, key properties)."""

@@ -69,6 +69,10 @@ class TargetSettings(BaseModel):
         default=DEFAULT_MAX_DEPTH, ge=2, le=MSGSPEC_MAX_DEPTH,
         description="deepest nesting of objects/arrays accepted in a line, the message itself being level 1; "
                     "a deeper line is quarantined (default 64)")
+    batch_folder: Path | None = Field(
+        default=None,
+        description="folder of the tap's BATCH files that target-crm2 deletes, each once its rows are committed "
+                    "(crm2's orchestrator passes its private temporary folder); files elsewhere are left alone")
     batch_size_rows: int | None = Field(
         default=None, ge=1, le=100_000, description="records per stream written in one transaction")
 

@@ -115,6 +115,24 @@ def stream_named(line: bytes) -> str | None:
 
 def decode_line(line: bytes, max_depth: int) -> dict[str, Any] | Unreadable | None:
     """The message of one line; None for a blank line; Unreadable with the reason otherwise."""
+    return _decode(line, max_depth, want_message=True)
+
+
+def decode_record(line: bytes, max_depth: int) -> Any:
+    """One record of a BATCH file (a JSON value per line, not a Singer message): the value, None
+    for a blank line, or Unreadable with the reason. Limits as for a RECORD line, where the
+    record sits one level below the message, so a record passes here exactly when its RECORD
+    line would. A line whose value is not an object (``null``, a list) is refused, as a
+    RECORD message's non-object record is quarantined."""
+    if not line.strip():
+        return None
+    value = _decode(line, max_depth - 1, want_message=False)
+    if not isinstance(value, dict | Unreadable):
+        return _refused(line, "record is not a JSON object")
+    return value
+
+
+def _decode(line: bytes, max_depth: int, *, want_message: bool) -> Any:
     try:
         message = _DECODER.decode(line)
     except msgspec.ValidationError as exc:  # our float hook, or an integer msgspec cannot hold
@@ -124,12 +142,12 @@ def decode_line(line: bytes, max_depth: int) -> dict[str, Any] | Unreadable | No
             return None
         # msgspec refuses an escaped lone surrogate; Python's json reads it, and the record is
         # then quarantined on its own, by its key, where the entity model refuses the text
-        message = _json_with_surrogates(line) if _SURROGATE.search(line) else None
+        message = _json_with_surrogates(line, want_message) if _SURROGATE.search(line) else None
         if message is None:
             return _refused(line, _why_not_json(line, str(exc)))
     except RecursionError:
         return _refused(line, f"nested deeper than {max_depth} levels (max_depth)")
-    if not isinstance(message, dict) or "type" not in message:
+    if want_message and (not isinstance(message, dict) or "type" not in message):
         return _refused(line, "line is not a JSON Singer message")
     # Cheap guards first: a line cannot be deeper than its count of brackets, and an integer
     # out of range needs a run of more than 308 digits somewhere in the line.
@@ -140,12 +158,12 @@ def decode_line(line: bytes, max_depth: int) -> dict[str, Any] | Unreadable | No
     return message
 
 
-def _json_with_surrogates(line: bytes) -> dict[str, Any] | None:
+def _json_with_surrogates(line: bytes, want_message: bool = True) -> dict[str, Any] | None:
     try:
         message = json.loads(line.decode("utf-8"), parse_float=_float, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         return None
-    return message if isinstance(message, dict) and "type" in message else None
+    return message if isinstance(message, dict) and ("type" in message or not want_message) else None
 
 
 def _no_constant(name: str) -> Any:

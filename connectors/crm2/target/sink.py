@@ -46,6 +46,13 @@ class Crm2Sink(BatchSink):
         self.tally_record_read()
         return len(self._queue) >= self._max_size
 
+    def load_now(self, records: list[Any]) -> None:
+        """Load records of a BATCH file straight away, in one transaction (the target has drained
+        what was queued before them)."""
+        if records:
+            self.record_counter_metric.increment(len(records))
+            self.crm2.loader.load(self.stream_name, records, self.check, self.key_properties)
+
     def process_record(self, record: dict, context: dict) -> None:
         context.setdefault("crm2", []).append(record)
 
