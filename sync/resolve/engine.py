@@ -247,16 +247,19 @@ def _mark_moved_references(conn: Connection, entity: str, rules: EntityRules) ->
         ref = rules.references.get(comparison.field) if isinstance(comparison.field, str) else None
         if ref is None:
             continue
-        target = c.alias("referenced")
-        # one golden id, or none when the id names records of two (as _with_references reads it)
-        only = sa.case((sa.func.count(sa.distinct(target.c.golden_id)) == 1, sa.func.min(target.c.golden_id)))
-        now_id = sa.select(only).where(
-            target.c.golden_id.is_not(None), target.c.entity == ref.entity, target.c.status.in_(ACTIVE),
-            target.c.source_system == s.c.source_system,
-            target.c.source_id == s.c.data[ref.field].as_string()).scalar_subquery()
-        moved = (sa.select(m.c.rid).select_from(m.join(s, _same_ref(m, s)))
-                 .where(m.c.entity == entity,
-                        sa.func.coalesce(m.c.features[index].as_string(), "") != sa.func.coalesce(now_id, "")))
+        # one golden id per referenced source id, or none when it names records of two (as
+        # _with_references reads it); a grouped join, not a look-up per record: SQLite has no
+        # index on (source_system, source_id) without the object
+        target = (sa.select(c.c.source_system, c.c.source_id, sa.case(
+            (sa.func.count(sa.distinct(c.c.golden_id)) == 1, sa.func.min(c.c.golden_id))).label("golden_id"))
+            .where(c.c.entity == ref.entity, c.c.status.in_(ACTIVE), c.c.golden_id.is_not(None))
+            .group_by(c.c.source_system, c.c.source_id).subquery("referenced"))
+        moved = (sa.select(m.c.rid)
+                 .select_from(m.join(s, _same_ref(m, s)).outerjoin(target, sa.and_(
+                     target.c.source_system == s.c.source_system,
+                     target.c.source_id == s.c.data[ref.field].as_string())))
+                 .where(m.c.entity == entity, sa.func.coalesce(m.c.features[index].as_string(), "")
+                        != sa.func.coalesce(target.c.golden_id, "")))
         rids = list(conn.execute(moved).scalars())
         for part in chunks(rids):
             conn.execute(m.update().where(m.c.rid.in_(part)).values(content_hash=""))
