@@ -90,3 +90,20 @@ def test_contacts_follow_their_employers_when_customers_merge_later(tmp_path: Pa
     assert after["003A"] == after["003B"]
     # and an unchanged run after that prepares nothing again
     assert resolve(store, config, "contact", engine=engine).changed == 0
+
+
+@pytest.mark.postgres
+def test_moved_employers_are_found_on_postgresql(fresh_postgres_db: str, config: MatchConfig) -> None:
+    # the moved-reference check reads JSON (features, staged data) in SQL: JSONB on PostgreSQL
+    store = Store.open(fresh_postgres_db)
+    try:
+        people = [contact("003A", "001A", "Anna", "Laurent"), contact("003B", "001B", "Anna", "Laurent")]
+        before = run(store, config, [account("001A", name="Acme Ltd", domain="acme.com"),
+                                     account("001B", name="Zenith Widgets", domain="zenith.com"), *people], "duckdb")
+        assert before["003A"] != before["003B"]
+        assert resolve(store, config, "contact").changed == 0
+        after = run(store, config, [account("001B", name="ACME Limited", domain="acme.com")], "duckdb")
+        assert after["003A"] == after["003B"]
+        assert resolve(store, config, "contact").changed == 0
+    finally:
+        store.close()
