@@ -373,7 +373,7 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def person_crm2(n: int, seed: int, engine: str) -> dict[str, Any]:
+def person_crm2(n: int, seed: int, engine: str, rules: str | None = None) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from sync.resolve import load_match_config, resolve
@@ -382,7 +382,7 @@ def person_crm2(n: int, seed: int, engine: str) -> dict[str, Any]:
 
     df, truth = persons(n, seed)
     cpu0, t0 = _cpu(), time.perf_counter()
-    config = load_match_config(ROOT / "config" / "match.febrl.yml")
+    config = load_match_config(rules or ROOT / "config" / "match.febrl.yml")
     store = Store.open(f"{tempfile.mkdtemp(prefix='crm2-persons-')}/persons.sqlite")
     records = [StagedRecord("febrl", "person", rec_id, "person", {k: v or None for k, v in row.items()})
                for rec_id, row in zip(df.index, df.to_dict("records"), strict=True)]
@@ -501,13 +501,14 @@ def main() -> None:
     parser.add_argument("--vs-splink", type=int, nargs="*", metavar="RECORDS",
                         help="crm2 and Splink 5 on the same perturbed Febrl-like person data (default 100000 "
                              "records): pairwise F1 over all true pairs, CPU seconds, peak MiB")
+    parser.add_argument("--person-rules", help="match rules for --vs-splink (default config/match.febrl.yml)")
     parser.add_argument("--engine", default="duckdb", choices=["duckdb", "python", "spark"],
                         help="crm2's resolve engine")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
         if args.task == "person-crm2":
-            out = person_crm2(args.customers[0], args.seed, args.engine)
+            out = person_crm2(args.customers[0], args.seed, args.engine, args.person_rules)
         elif args.task == "person-splink":
             out = person_splink(args.customers[0], args.seed)
         elif args.task == "synthetic":
@@ -520,7 +521,8 @@ def main() -> None:
         rows = []
         for n in args.vs_splink or [100_000]:
             for task in ("person-crm2", "person-splink"):
-                row = in_child(task, "--customers", str(n), "--seed", str(args.seed), "--engine", args.engine)
+                extra = ["--person-rules", args.person_rules] if args.person_rules and task == "person-crm2" else []
+                row = in_child(task, "--customers", str(n), "--seed", str(args.seed), "--engine", args.engine, *extra)
                 rows.append({"records": n, **row})
                 if "error" in row:
                     print(f"{task} at {n}: {row['error']}", file=sys.stderr)

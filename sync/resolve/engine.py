@@ -168,6 +168,7 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
     touched.update(r.golden_id for r in gone if r.golden_id)
     _forget(conn, gone_rids, drop_records=True)
     result.removed = len(gone_rids)
+    _mark_moved_references(conn, entity, rules)
 
     dirty: list[int] = []
     ref_cols = (s.c.source_system, s.c.source_object, s.c.source_id)
@@ -186,9 +187,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
         last = (rows[-1].source_system, rows[-1].source_object, rows[-1].source_id)
         changed = [r for r in rows if r.rid is not None]
         new = [r for r in rows if r.rid is None]
-        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(r.data),
-                                                                      keys_for(r.data, rules.blocking))
-                    for r in rows}
+        datas = _with_references(conn, rules, rows)
+        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(d), keys_for(d, rules.blocking))
+                    for r, d in zip(rows, datas, strict=True)}
         _forget(conn, [r.rid for r in changed], drop_records=False)
         if changed:
             conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
@@ -211,6 +212,57 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
         dirty.extend(rid_of.values())
     result.changed = len(dirty)
     return dirty, touched
+
+
+def _with_references(conn: Connection, rules: EntityRules, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each record's data plus its references' golden ids (a contact's employer), read from the
+    crosswalk in one look-up per page. A referenced id that is unknown, not active, or names
+    records of two golden records (the same id in two objects of one system) gives None."""
+    if not rules.references:
+        return [r.data for r in rows]
+    out = [dict(r.data) for r in rows]
+    c = crosswalk
+    for name, ref in rules.references.items():
+        wanted = sorted({(r.source_system, str(d[ref.field])) for r, d in zip(rows, out, strict=True)
+                         if d.get(ref.field) not in (None, "")})
+        found: dict[tuple[str, str], set[str]] = {}
+        for part in chunks(wanted, 150):
+            for system, source_id, golden_id in conn.execute(
+                    sa.select(c.c.source_system, c.c.source_id, c.c.golden_id).where(
+                        c.c.entity == ref.entity, c.c.status.in_(ACTIVE), c.c.golden_id.is_not(None),
+                        sa.tuple_(c.c.source_system, c.c.source_id).in_(part))):
+                found.setdefault((system, source_id), set()).add(golden_id)
+        for r, d in zip(rows, out, strict=True):
+            ids = found.get((r.source_system, str(d.get(ref.field))), set())
+            d[name] = next(iter(ids)) if len(ids) == 1 else None
+    return out
+
+
+def _mark_moved_references(conn: Connection, entity: str, rules: EntityRules) -> None:
+    """A referenced golden id moves when the other entity's clusters merge or split: records whose
+    prepared reference no longer names it are marked changed, so this run prepares and scores
+    them again. Checked in SQL against the prepared value of each comparison of a reference."""
+    m, s, c = match_records, staging, crosswalk
+    for index, comparison in enumerate(rules.comparisons):
+        ref = rules.references.get(comparison.field) if isinstance(comparison.field, str) else None
+        if ref is None:
+            continue
+        # one golden id per referenced source id, or none when it names records of two (as
+        # _with_references reads it); a grouped join, not a look-up per record: SQLite has no
+        # index on (source_system, source_id) without the object
+        target = (sa.select(c.c.source_system, c.c.source_id, sa.case(
+            (sa.func.count(sa.distinct(c.c.golden_id)) == 1, sa.func.min(c.c.golden_id))).label("golden_id"))
+            .where(c.c.entity == ref.entity, c.c.status.in_(ACTIVE), c.c.golden_id.is_not(None))
+            .group_by(c.c.source_system, c.c.source_id).subquery("referenced"))
+        moved = (sa.select(m.c.rid)
+                 .select_from(m.join(s, _same_ref(m, s)).outerjoin(target, sa.and_(
+                     target.c.source_system == s.c.source_system,
+                     target.c.source_id == s.c.data[ref.field].as_string())))
+                 .where(m.c.entity == entity, sa.func.coalesce(m.c.features[index].as_string(), "")
+                        != sa.func.coalesce(target.c.golden_id, "")))
+        rids = list(conn.execute(moved).scalars())
+        for part in chunks(rids):
+            conn.execute(m.update().where(m.c.rid.in_(part)).values(content_hash=""))
 
 
 def _forget(conn: Connection, rids: Sequence[int], *, drop_records: bool) -> None:

@@ -230,6 +230,14 @@ def person_key(value: Any) -> str | None:
     return " ".join(tokens) if tokens else None
 
 
+def initials(value: Any) -> list[str] | None:
+    """The distinct first letters of a person's name words (``[given_name, surname]``): one key
+    per letter, so a compound key (birth date + initial) survives swapped fields and a typo in
+    one of the names, while a birth date shared by many people splits into small blocks."""
+    tokens = person_tokens(value)
+    return sorted({t[0] for t in tokens}) if tokens else None
+
+
 def first_token(value: Any) -> str | None:
     s = text(value)
     return s.split()[0] if s else None
@@ -255,6 +263,8 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "tax_id": tax_id,
     "first_token": first_token,
     "person_key": person_key,
+    "initials": initials,
+    "name_words": person_tokens,
     "year": year,
 }
 """Normalisers by the name match YAML uses."""

@@ -56,6 +56,15 @@ class BlockingRule(_Strict):
         return out
 
 
+class Reference(_Strict):
+    """A field prepared from another entity's golden record: the golden id of the record this
+    record's ``field`` points to (a contact's employer). The referenced entity must be resolved
+    first (customers before contacts, as every run does)."""
+
+    field: str = Field(description="the field holding the referenced record's source id (same source system)")
+    entity: str = Field(description="the entity that record belongs to")
+
+
 class Level(_Strict):
     """A similarity band of a comparison and its evidence weight.
 
@@ -151,6 +160,8 @@ class EntityRules(_Strict):
     blocking: list[BlockingRule] = Field(min_length=1)
     max_block_size: int = Field(default=500, ge=2, description="keys shared by more records are skipped")
     comparisons: list[Comparison] = Field(min_length=1)
+    references: dict[str, Reference] = Field(
+        default_factory=dict, description="name: {field, entity}: the referenced golden id, as a field named name")
     rules: list[Rule] = Field(default_factory=list)
     threshold: float = Field(description="total match weight at or above which a pair is a match")
     review_threshold: float | None = Field(

@@ -49,3 +49,22 @@ def test_a_date_key_shared_by_more_records_than_its_cap_pairs_nothing(tmp_path: 
     third = resolve(store, config, "person")
     assert third.pairs_scored == 1
     store.engine.dispose()
+
+
+def test_compound_person_keys_survive_swapped_names_and_late_typos() -> None:
+    # a birth date joined with a name part: blocks stay small as the data grows, and a
+    # given name/surname swap or a typo after the first letter still meets
+    from sync.resolve.blocking import keys_for
+    from sync.resolve.spec import BlockingRule
+
+    rules = [BlockingRule.model_validate({"name": "dob_name", "key": ["date_of_birth | digits",
+                                                                     "given_name + surname | name_words"]}),
+             BlockingRule.model_validate({"name": "dob_initial", "key": ["date_of_birth | digits",
+                                                                        "given_name + surname | initials"]})]
+    original = set(keys_for({"given_name": "Joshua", "surname": "Clarke", "date_of_birth": "19810502"}, rules))
+    swapped = set(keys_for({"given_name": "Clarke", "surname": "Joshua", "date_of_birth": "19810502"}, rules))
+    typo = set(keys_for({"given_name": "Joshau", "surname": "Clarke", "date_of_birth": "19810502"}, rules))
+    other = set(keys_for({"given_name": "Mia", "surname": "Ng", "date_of_birth": "19810502"}, rules))
+    assert original == swapped
+    assert original & typo >= {"dob_name:19810502|clarke", "dob_initial:19810502|j"}
+    assert not original & other
