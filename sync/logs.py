@@ -18,7 +18,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key in ("run_id", "stage", "stream", "status", "counts"):
+        for key in ("run_id", "stage", "stream", "status", "counts", "seconds"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_text:

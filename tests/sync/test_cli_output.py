@@ -21,6 +21,8 @@ def test_sync_logs_only_json_lines_when_stderr_is_not_a_terminal(tmp_path: Path)
     entries = [json.loads(line) for line in result.stderr.splitlines()]  # every line parses
     ended = {e["stage"]: e["status"] for e in entries if "status" in e and "stage" in e}
     assert ended == {"checks": "ok", "resolve": "ok", "enrich": "ok", "writeback": "skipped"}
+    took = {e["stage"]: e.get("seconds") for e in entries if "status" in e and "stage" in e}
+    assert all(took[s] >= 0 for s in ("checks", "resolve", "enrich")) and took["writeback"] is None
     assert any(e.get("status") == "ok" and e.get("run_id") for e in entries), "the run's outcome is logged"
 
 
