@@ -35,6 +35,7 @@ from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
+from sync.store.marks import decisions_mark, source_mark
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -540,11 +541,45 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     store.audit(conn, audits, run_id)
 
 
+STAGE_MARK = "resolve"
+"""Bookmark of the whole resolve stage: what it resolved and the store's marks after it."""
+
+
 def resolve_all(store: Store, config: MatchConfig, run_id: str | None = None,
                 entities: Iterable[str] | None = None, *, engine: str | None = None) -> list[ResolveResult]:
-    """Resolve every entity the match rules cover (or the ones named)."""
+    """Resolve every entity the match rules cover (or the ones named).
+
+    When no record, link or decision changed since the last complete run with the same rules
+    (:mod:`sync.store.marks`), nothing is read: the golden records are already up to date. The
+    marks are kept for the whole stage, not per entity, because resolving one entity writes the
+    crosswalk another reads (a contact's employer).
+    """
+    names = list(entities or config.entities)
+    digest = _stage_digest(config, names)
+    with store.engine.connect() as conn:
+        # taken before anything is read: a steward's decision or an erasure made while this run
+        # reads moves these, and the next run sees it
+        before = [*source_mark(conn), *decisions_mark(conn)]
+    saved = store.get_bookmark(STAGE_MARK) or {}
+    if saved.get("rules") == digest and saved.get("mark") == before:
+        return [ResolveResult(entity, records=saved["sizes"][entity][0], golden=saved["sizes"][entity][1])
+                for entity in names]
     results = []
-    for entity in entities or config.entities:
+    for entity in names:
         results.append(resolve(store, config, entity, run_id, engine=engine))
         mid_stage("resolve")  # one entity resolved and committed (crash tests kill here)
+    with store.begin() as conn:
+        # staging and crosswalk after this run's own writes: under the run lock nobody else
+        # stages or links meanwhile (erasure, which may, moves its own entry, taken before)
+        staged, linked, *_ = source_mark(conn)
+        store.set_bookmark(conn, STAGE_MARK, {
+            "rules": digest, "mark": [staged, linked, *before[2:]],
+            "sizes": {r.entity: [r.records, r.golden] for r in results}}, run_id)
     return results
+
+
+def _stage_digest(config: MatchConfig, entities: Sequence[str]) -> str:
+    """Everything of the rules a resolve reads (survivorship included), for the named entities."""
+    rules = {entity: config.rules_for(entity).model_dump(mode="json") for entity in entities}
+    text = json.dumps({"form": PREPARED_FORM, "rules": rules}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

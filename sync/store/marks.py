@@ -15,6 +15,9 @@ This relies on three rules of the store, each kept by one owner:
 
 The latest change of each table is an index seek (migration 0011), so a mark costs milliseconds
 at any size.
+
+Resolution also reads people's decisions (:func:`decisions_mark`), which stewards record from
+the console without the run lock.
 """
 
 from __future__ import annotations
@@ -22,11 +25,33 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from sync.store.schema import audit_log, crosswalk, staging
+from sync.store.schema import audit_log, crosswalk, match_constraints, staging
 
 
 def source_mark(conn: Connection) -> list[str]:
     """Latest change of staging and of the crosswalk, and the latest erasure."""
-    latest = [conn.execute(sa.select(sa.func.max(t.c.updated_at))).scalar() for t in (staging, crosswalk)]
+    staged, erased = staged_mark(conn)
+    linked = conn.execute(sa.select(sa.func.max(crosswalk.c.updated_at))).scalar()
+    return [staged, str(linked), erased]
+
+
+def staged_mark(conn: Connection) -> list[str]:
+    """Latest change of staging, and the latest erasure: the mark of what quality checks read.
+
+    Checks read staged records and whether the crosswalk says a record was deleted at source.
+    A crosswalk row is only added, deleted at source or forgotten together with a staging write
+    (:meth:`sync.store.Store.stage`), so this mark moves with it, while the crosswalk writes that
+    stay invisible to checks (resolve linking golden ids, checks' own quarantines) leave it be.
+    """
+    staged = conn.execute(sa.select(sa.func.max(staging.c.updated_at))).scalar()
     erased = conn.execute(sa.select(sa.func.max(audit_log.c.id)).where(audit_log.c.action == "erase")).scalar()
-    return [str(value) for value in (*latest, erased)]
+    return [str(staged), str(erased)]
+
+
+def decisions_mark(conn: Connection) -> list[str]:
+    """How many match decisions there are and the latest. A review or unmerge only ever adds rows or
+    replaces one with a row stamped now, so either part moves; erasure's deletions move the
+    source mark's erase entry."""
+    c = match_constraints
+    count, latest = conn.execute(sa.select(sa.func.count(), sa.func.max(c.c.created_at))).one()
+    return [str(count), str(latest)]
