@@ -8,10 +8,12 @@ caller must stop before resolving (``CheckRun.failed``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,11 +34,14 @@ from sync.resolve.blocking import field_value
 from sync.resolve.engine import not_indexed
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
-from sync.store.schema import check_results, crosswalk, quarantine, staging
+from sync.store.marks import staged_mark
+from sync.store.schema import check_results, crosswalk, incremental_state, quarantine, staging
 from sync.store.store import QuarantinedRecord, Store, now
 
 SAMPLE = 20  # failing source ids kept per result, enough to start looking
 STREAM_PREFIX = "check:"
+STAGE_MARK = "checks"
+"""incremental_state stage of the whole checks stage: its config, the staged mark and the results."""
 
 
 @dataclass
@@ -244,20 +249,31 @@ def _dataset_check(conn: Connection, check: Freshness | RowCountChange, snapshot
             judged = set(state.todo)
             state.save({k: "P" + v for k, v in values.items() if k in judged}, (), run_id, at,
                        extra={"newest": newest.isoformat() if newest else None})
-        age = None if newest is None else (at - newest).total_seconds() / 3600
-        if state.total == 0:  # a source without invoices is not stale: there is nothing to be fresh
-            return CheckResult(check.name, check.entity, check.severity, True, 0, 0,
-                               {"newest": None, "note": "no records to judge"}, evaluated=len(state.todo))
-        passed = age is not None and age <= check.max_age_hours
-        return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, state.total,
-                           {"newest": newest.isoformat() if newest else None,
-                            "age_hours": round(age, 2) if age is not None else None}, evaluated=len(state.todo))
+        return _freshness(check, newest, state.total, len(state.todo), at)
     snapshot = snapshots(check.entity)
     systems = set(check.systems or ())
     total = sum(1 for k in snapshot.live if not systems or system_of(k) in systems)  # a count: nothing to judge
+    return _row_count(check, total, _previous_total(conn, check, run_id))
+
+
+def _freshness(check: Freshness, newest: datetime | None, total: int, evaluated: int, at: datetime) -> CheckResult:
+    if total == 0:  # a source without invoices is not stale: there is nothing to be fresh
+        return CheckResult(check.name, check.entity, check.severity, True, 0, 0,
+                           {"newest": None, "note": "no records to judge"}, evaluated=evaluated)
+    age = None if newest is None else (at - newest).total_seconds() / 3600
+    passed = age is not None and age <= check.max_age_hours
+    return CheckResult(check.name, check.entity, check.severity, passed, 0 if passed else 1, total,
+                       {"newest": newest.isoformat() if newest else None,
+                        "age_hours": round(age, 2) if age is not None else None}, evaluated=evaluated)
+
+
+def _previous_total(conn: Connection, check: Check, run_id: str | None) -> int | None:
     r = check_results
-    previous = conn.execute(sa.select(r.c.total).where(r.c.check == check.name, r.c.run_id != (run_id or ""))
-                            .order_by(r.c.at.desc(), r.c.id.desc()).limit(1)).scalar()
+    return conn.execute(sa.select(r.c.total).where(r.c.check == check.name, r.c.run_id != (run_id or ""))
+                        .order_by(r.c.at.desc(), r.c.id.desc()).limit(1)).scalar()
+
+
+def _row_count(check: RowCountChange, total: int, previous: int | None) -> CheckResult:
     if previous is None or previous < check.min_rows:
         return CheckResult(check.name, check.entity, check.severity, True, 0, total,
                            {"previous": previous, "note": "no earlier run to compare with"}, judges_records=False)
@@ -268,30 +284,74 @@ def _dataset_check(conn: Connection, check: Freshness | RowCountChange, snapshot
 
 
 def run_checks(store: Store, run_id: str | None, config: ChecksConfig, *, at: datetime | None = None) -> CheckRun:
-    """Run every check, store results for ``run_id``, quarantine or release records; one transaction."""
+    """Run every check, store results for ``run_id``, quarantine or release records; one transaction.
+
+    When nothing was staged or erased since the last run of the same checks
+    (:func:`sync.store.marks.staged_mark`), no record is read: every record verdict is the last
+    run's, and only what depends on the clock or on other runs (freshness, row counts) is judged
+    again.
+    """
     at = at or now()
     out = CheckRun(run_id, [])
+    digest = _config_digest(config)
     with store.begin() as conn:
-        snapshots = _Snapshots(conn)
-        to_quarantine: dict[Ref, list[str]] = {}
-        for check in config.checks:
-            if check.record_level:
-                result, failing = _record_check(conn, check, snapshots, run_id, at)
-                if check.severity == "quarantine":
-                    for ref, reason in failing.items():
-                        to_quarantine.setdefault(ref, []).append(f"{check.name}: {reason}")
-            else:
-                result = _dataset_check(conn, check, snapshots, at, run_id)  # type: ignore[arg-type]
-            out.results.append(result)
-        snapshots.save(run_id, at)  # after every check of the entity has used it
-        mid_stage("checks")  # every check evaluated, nothing committed (crash tests kill here)
-        if not out.failed:
-            out.quarantined, out.released = _apply_quarantine(store, conn, to_quarantine, run_id, at)
+        mark = staged_mark(conn)  # taken before anything is read: a change made meanwhile is seen next time
+        last = _last_stage(conn)
+        if last.get("checks") == digest and last.get("mark") == mark:
+            out.results = [_again(conn, check, CheckResult(**saved), run_id, at)
+                           for check, saved in zip(config.checks, last["results"], strict=True)]
+            mid_stage("checks")
+        else:
+            snapshots = _Snapshots(conn)
+            to_quarantine: dict[Ref, list[str]] = {}
+            for check in config.checks:
+                if check.record_level:
+                    result, failing = _record_check(conn, check, snapshots, run_id, at)
+                    if check.severity == "quarantine":
+                        for ref, reason in failing.items():
+                            to_quarantine.setdefault(ref, []).append(f"{check.name}: {reason}")
+                else:
+                    result = _dataset_check(conn, check, snapshots, at, run_id)  # type: ignore[arg-type]
+                out.results.append(result)
+            snapshots.save(run_id, at)  # after every check of the entity has used it
+            mid_stage("checks")  # every check evaluated, nothing committed (crash tests kill here)
+            if not out.failed:
+                out.quarantined, out.released = _apply_quarantine(store, conn, to_quarantine, run_id, at)
         stamp = now()
         conn.execute(check_results.insert(), [
             {"run_id": run_id, "check": r.check, "entity": r.entity, "severity": r.severity, "passed": r.passed,
              "failing": r.failing, "total": r.total, "details": r.details, "at": stamp} for r in out.results])
+        # a failed run applied no quarantine: its verdicts are not the state a skip may carry over
+        _save_stage(conn, {"checks": digest, "mark": mark, "results": [asdict(r) for r in out.results]}
+                    if not out.failed else {}, run_id, stamp)
     return out
+
+
+def _config_digest(config: ChecksConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+
+def _last_stage(conn: Connection) -> dict[str, Any]:
+    st = incremental_state
+    note = conn.execute(sa.select(st.c.note).where(st.c.stage == STAGE_MARK, st.c.key == "")).scalar()
+    return json.loads(note) if note else {}
+
+
+def _save_stage(conn: Connection, state: dict[str, Any], run_id: str | None, at: datetime) -> None:
+    st = incremental_state
+    conn.execute(st.delete().where(st.c.stage == STAGE_MARK))
+    conn.execute(st.insert().values(stage=STAGE_MARK, key="", digest="", note=json.dumps(state, default=str),
+                                    run_id=run_id, updated_at=at))
+
+
+def _again(conn: Connection, check: Check, last: CheckResult, run_id: str | None, at: datetime) -> CheckResult:
+    """A check's result on records that did not change: the same, but for what the clock moves."""
+    if isinstance(check, Freshness):
+        return _freshness(check, _parse_time(last.details.get("newest")), last.total, 0, at)
+    if isinstance(check, RowCountChange):
+        return _row_count(check, last.total, _previous_total(conn, check, run_id))
+    last.evaluated = 0
+    return last
 
 
 def _apply_quarantine(store: Store, conn: Connection, failing: dict[Ref, list[str]], run_id: str | None,

@@ -4,13 +4,14 @@ everything when a check's rule changed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from sync.quality import run_checks
+from sync.quality import latest_results, run_checks
 from sync.quality.runner import CheckRun
 from sync.quality.spec import ChecksConfig
 from sync.store.schema import crosswalk, incremental_state
@@ -126,3 +127,38 @@ def test_a_changed_rule_rechecks_everything(store: Store) -> None:
     assert evaluated(run) == {"email": 21, "name_required": 0, "tax_unique": 0, "invoice_customer": 0,
                               "fresh": 0, "rows": 0}
     assert {r.check: r.failing for r in run.results}["email"] == 20  # "Customer 3" is no country code
+
+
+def records_read(statements: list[str]) -> list[str]:
+    """Statements that read staged records (their data or content hashes), not just the mark."""
+    return [s for s in statements if "staging.data" in s or "staging.content_hash" in s]
+
+
+def test_nothing_staged_since_reads_no_record_but_the_clock_still_judges_freshness(store: Store) -> None:
+    fresh_for_a_day = [*CHECKS[:4], {**CHECKS[4], "max_age_hours": 24}, CHECKS[5]]
+    first = run_checks(store, "r1", checks(fresh_for_a_day), at=datetime(2026, 10, 30, 12, tzinfo=UTC))
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda _c, _k, statement, *_: seen.append(statement))
+    later = run_checks(store, "r2", checks(fresh_for_a_day), at=datetime(2026, 11, 2, tzinfo=UTC))
+    assert not records_read(seen)  # the staged mark did not move: no record read
+    by = {r.check: r for r in later.results}
+    assert {r.check: r.passed for r in first.results}["fresh"] and not by["fresh"].passed
+    assert by["fresh"].details["age_hours"] == 72.0
+    assert {k: v for k, v in verdicts(later).items() if k != "fresh"} == \
+        {k: v for k, v in verdicts(first).items() if k != "fresh"}
+    assert later.evaluated == 0 and by["rows"].details["previous"] == by["rows"].total == 21
+    assert [r.check for r in latest_results(store, "r2")] == [r.check for r in first.results]
+
+
+def test_links_written_by_resolve_do_not_make_checks_read_again(store: Store) -> None:
+    run_checks(store, "r1", checks())
+    with store.engine.begin() as conn:  # what resolve does to the crosswalk: golden ids, merged rows
+        conn.execute(crosswalk.update().where(crosswalk.c.status == "loaded")
+                     .values(golden_id="G-1", updated_at=datetime.now(UTC)))
+    seen: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda _c, _k, statement, *_: seen.append(statement))
+    run_checks(store, "r2", checks())
+    assert not records_read(seen)
+    stage(store, customer("C21", name="New", email="ap@new.com", tax_id="T21"))  # staged: judged again
+    run = run_checks(store, "r3", checks())
+    assert evaluated(run)["email"] == 1 and records_read(seen)
