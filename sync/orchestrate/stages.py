@@ -96,11 +96,11 @@ def resolve(store: Store, rules: MatchConfig, run_id: str, settings: ResolveTogg
     from sync.resolve import resolve_all
 
     engine = settings.engine if settings else None
-    if settings and engine == "spark":  # the session is made once, with the configured master and settings
+    if settings and engine == "spark":  # the session is made on first use, with the configured master and settings
         from sync.resolve import spark
 
         exchange = place(settings.spark.exchange) if settings.spark.exchange else None
-        spark.session(settings.spark.master, settings.spark.settings, exchange)
+        spark.configure(settings.spark.master, settings.spark.settings, exchange)
     results = resolve_all(store, rules, run_id, engine=engine)
     counts = {f"{r.entity}_{k}": v for r in results for k, v in
               (("golden", r.golden), ("changed", r.changed), ("merges", r.merges), ("reviews", r.reviews))}

@@ -44,6 +44,17 @@ DEFAULTS = {
 }
 _session: Any = None
 _exchange: Path | None = None
+_configured: tuple[str | None, Mapping[str, str] | None] = (None, None)
+
+
+def configure(master: str | None = None, settings: Mapping[str, str] | None = None,
+              exchange: Path | None = None) -> None:
+    """What the session is made with when a run first needs it: a run with nothing to score
+    (an unchanged re-run) never starts a JVM."""
+    global _configured, _exchange
+    _configured = (master, settings)
+    if exchange is not None:
+        _exchange = exchange
 
 
 def _scorer(name: str) -> Callable[..., float]:
@@ -79,6 +90,8 @@ def session(master: str | None = None, settings: Mapping[str, str] | None = None
         _exchange = exchange
     if _session is not None:
         return _session
+    if master is None and settings is None:
+        master, settings = _configured
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import pandas_udf
 

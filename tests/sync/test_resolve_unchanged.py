@@ -92,3 +92,17 @@ def test_a_new_record_a_decision_or_new_rules_are_each_resolved(tmp_path: Path, 
     with statements(store) as seen:
         resolve_all(store, edited, "run-4")
     assert any("match_records" in s for s in seen)  # same records, new rules: not skipped
+
+
+def test_an_unchanged_rerun_on_spark_starts_no_session(tmp_path: Path, config: MatchConfig) -> None:
+    from sync.orchestrate.config import ResolveToggle
+    from sync.orchestrate.stages import resolve as resolve_stage
+    from sync.resolve import spark
+
+    store = Store.open(tmp_path / "s.sqlite")
+    stage(store, HUAWEI)
+    resolve_all(store, config, "run-1")
+    assert spark._session is None
+    report = resolve_stage(store, config, "run-2", ResolveToggle(engine="spark"))
+    assert report.counts["customer_golden"] == 1 and report.counts["customer_changed"] == 0
+    assert spark._session is None  # nothing to score: no JVM was started
