@@ -166,6 +166,10 @@ class EntityRules(_Strict):
     threshold: float = Field(description="total match weight at or above which a pair is a match")
     review_threshold: float | None = Field(
         default=None, description="pairs from here up to the threshold wait for review")
+    link_only: bool = Field(
+        default=False, description="compare records only across sources, never two of one source (a source is one "
+                                   "stream of one system: two files, two registers); clusters may still hold two "
+                                   "records of one source, each linked to a third")
     prior: float = Field(default=1e-4, gt=0, lt=1, description="chance two random records match; for probabilities")
     survivorship: Survivorship = Survivorship()
 
