@@ -111,7 +111,8 @@ def build_entity(name: str, decl: EntityDecl) -> type[Entity]:
             raise ValueError(f"no identifying field ({', '.join(identified_by)}) has a value")
         return self
 
-    validators: dict[str, Any] | None = {"_identified": model_validator(mode="after")(_identified)} if identified_by else None
+    validators: dict[str, Any] | None = (
+        {"_identified": model_validator(mode="after")(_identified)} if identified_by else None)
     model = create_model(
         f"Declared_{name}", __base__=Entity, __module__=__name__, __validators__=validators,
         __doc__=decl.description or f"Entity type '{name}' declared in a mapping file.", **fields)

@@ -251,6 +251,32 @@ def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
     return isinstance(node, dict)
 
 
+def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
+    """Fields the rules compare or block on that the entity's records do not have, at their
+    position in the rules file (a typo there would silently compare empty values). ``fields_of``:
+    entity → its field names (dotted for nested ones) as the pipeline's mappings produce them;
+    entities not in it are not checked."""
+    tree = read_yaml(path)
+    problems: list[Problem] = []
+    for ent, rules in config.entities.items():
+        known = fields_of.get(ent)
+        if known is None:
+            continue
+        known = known | set(rules.references)
+        base: list[str | int] = ["entities", ent]
+        used: list[tuple[str | list[str], list[str | int]]] = [
+            (comp.field, [*base, "comparisons", i, "field"]) for i, comp in enumerate(rules.comparisons)]
+        used += [(part.field, [*base, "blocking", i, "key", j])
+                 for i, block in enumerate(rules.blocking) for j, part in enumerate(block.key)]
+        for names, loc in used:
+            for name in [names] if isinstance(names, str) else names:
+                if name not in known:
+                    line, col = position(tree, loc)
+                    problems.append(Problem(str(path), line, col, f"unknown field '{name}' for entity '{ent}'",
+                                            did_you_mean(name, sorted(known))))
+    return problems
+
+
 def load_match_config(path: str | Path) -> MatchConfig:
     """Parse and validate a match-rules file; ConfigError lists every problem with its position."""
     tree = read_yaml(path)

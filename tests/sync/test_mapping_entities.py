@@ -54,7 +54,8 @@ def test_a_declared_entity_maps_typed_values(tmp_path: Path) -> None:
         "given_name": "Ann", "surname": "Lee", "born": "1970-02-03", "visits": 4}
     assert str(result.source) == "register/people/7"
     missing = mapping.apply("people", {"id": 8, "first": "Bo"})
-    assert isinstance(missing, Quarantine) and (missing.field, missing.reason) == ("surname", "required field is missing")
+    assert isinstance(missing, Quarantine)
+    assert (missing.field, missing.reason) == ("surname", "required field is missing")
 
 
 def test_a_record_without_any_identifying_field_is_quarantined(tmp_path: Path) -> None:

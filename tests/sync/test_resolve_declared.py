@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from sync.errors import ConfigError
 from sync.mapping import load_mapping
 from sync.mapping.applier import Mapped
 from sync.mapping.staging import staged_record
-from sync.orchestrate import config
+from sync.orchestrate import config, stages
 from sync.resolve import load_match_config, resolve
 from sync.store import Store
 from sync.store.schema import crosswalk, match_pairs, match_records
@@ -99,14 +100,28 @@ def links(tmp_path: Path, store_path: Path, run_id: str, fmt: str = "csv") -> li
         return list(csv.DictReader(f))
 
 
-def test_the_shipped_example_pipelines_load() -> None:
-    for name in ("pipeline.yml", "pipeline.link_only.yml"):
-        loaded = config.load(EXAMPLE / name)
-        assert [ex.tap for ex in loaded.pipeline.extractors][0] == "tap-jsonfile"
-        assert loaded.resolve_path(loaded.pipeline.extractors[0].mapping) == EXAMPLE / "people.yml"
-    assert config.load(EXAMPLE / "pipeline.yml").resolve_path(Path("../../config/match.febrl.yml")).resolve() \
-        == DEDUPE_RULES
-    assert load_match_config(LINK_RULES).rules_for("person").link_only
+@pytest.mark.parametrize("name", ["pipeline.yml", "pipeline.link_only.yml"])
+def test_the_shipped_example_pipelines_validate(name: str) -> None:
+    done = crm2("validate", "--no-env", "--config", name, cwd=EXAMPLE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mapping fits the catalog of tap-jsonfile" in done.stderr
+
+
+def test_validate_finds_a_rules_field_the_declared_entity_lacks(tmp_path: Path) -> None:
+    rules = tmp_path / "match.yml"
+    rules.write_text(LINK_RULES.read_text(encoding="utf-8").replace("field: surname", "field: surnme")
+                     .replace("postcode | digits", "post_code | digits"), encoding="utf-8")
+    loaded = config.load(pipeline(tmp_path, {"register": "people.jsonl"}, rules))
+    with pytest.raises(ConfigError) as info:
+        stages.check_rule_fields(loaded, load_match_config(rules))
+    lines = rules.read_text(encoding="utf-8").splitlines()
+    found = [str(p).replace(str(rules), "match.yml") for p in info.value.problems]
+    at = next(i for i, line in enumerate(lines) if "field: surnme" in line) + 1
+    block = next(i for i, line in enumerate(lines) if "post_code" in line) + 1
+    col_at, col_block = lines[at - 1].index("surnme") + 1, lines[block - 1].index('"post_code') + 1
+    assert found == [
+        f"match.yml:{at}:{col_at}: unknown field 'surnme' for entity 'person' (did you mean 'surname'?)",
+        f"match.yml:{block}:{col_block}: unknown field 'post_code' for entity 'person' (did you mean 'postcode'?)"]
 
 
 @pytest.mark.slow
