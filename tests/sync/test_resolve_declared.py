@@ -255,3 +255,23 @@ def partition(golden: dict[str, str]) -> set[frozenset[str]]:
     for ref, gid in golden.items():
         groups.setdefault(gid, set()).add(ref)
     return {frozenset(g) for g in groups.values()}
+
+
+def test_training_link_only_rules_uses_pairs_across_sources_only(tmp_path: Path) -> None:
+    from sync.resolve.train import estimate
+
+    rules = load_match_config(LINK_RULES).rules_for("person")
+    with Store.open(tmp_path / "s.sqlite") as store:
+        _stage_example(store)
+        resolve(store, load_match_config(LINK_RULES), "person")
+        trained = estimate(store, rules, "person", random_pairs=5000)
+        dedupe = estimate(store, rules.model_copy(update={"link_only": False}), "person", random_pairs=5000)
+    # every blocked pair across the files, none of the 15 within file A, and random pairs likewise
+    assert dedupe.candidate_pairs > trained.candidate_pairs >= 165
+    assert trained.random_pairs < dedupe.random_pairs
+    assert trained.levels["given_name"]["same"][0] > 0.5  # most true pairs agree on the given name
+    with Store.open(tmp_path / "one.sqlite") as store:
+        _stage_example(store, ("people_a.jsonl",))
+        resolve(store, load_match_config(LINK_RULES), "person")
+        with pytest.raises(ValueError, match="different sources"):
+            estimate(store, rules, "person", random_pairs=100)
