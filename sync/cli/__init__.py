@@ -253,7 +253,9 @@ def validate(config_path: Path, env_name: str | None, skip_env: bool) -> None:
     # every kind of problem at once, so one round of fixes is enough
     for step in ((lambda: config.check_environment(loaded)) if not skip_env else (lambda: None),
                  lambda: rules.update(stages.load_rules(loaded)),
-                 lambda: cli_mapping.check_pipeline_mappings(loaded)):  # mappings fit their taps' catalogs
+                 lambda: cli_mapping.check_pipeline_mappings(loaded),  # mappings fit their taps' catalogs
+                 # the match rules compare fields the mappings' entities have (a declared one's too)
+                 lambda: stages.check_rule_fields(loaded, rules["resolve"]) if "resolve" in rules else None):
         try:
             step()
         except ConfigError as exc:

@@ -27,7 +27,7 @@ def _shown(value: Any, show_personal: bool) -> str:
 
 
 @click.command(epilog=EXIT_CODES_HELP)
-@click.argument("entity", type=click.Choice(["customer", "contact"]))
+@click.argument("entity")  # customer, contact, or an entity type a mapping declares
 @click.argument("golden_id")
 @STORE_OPTION
 @SHOW_PERSONAL
@@ -103,7 +103,7 @@ def review() -> None:
 
 @review.command("list", epilog=EXIT_CODES_HELP)
 @STORE_OPTION
-@click.option("--entity", type=click.Choice(["customer", "contact"]), default=None)
+@click.option("--entity", default=None, help="customer, contact, or an entity a mapping declares.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @handled
 def review_list(store: str | None, entity: str | None, limit: int) -> None:

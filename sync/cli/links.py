@@ -70,7 +70,7 @@ def write_links(rows: list[dict[str, Any]], out: Path, fmt: str) -> None:
 @click.command(epilog=EXIT_CODES_HELP)
 @click.option("--run", "run_id", required=True, help="The run whose scored pairs to export (see `crm2 runs`).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
-@click.option("--entity", type=click.Choice(["customer", "contact"]), help="Only this entity's pairs.")
+@click.option("--entity", help="Only this entity's pairs (customer, contact, or one a mapping declares).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
 @STORE_OPTION
 @handled

@@ -18,7 +18,8 @@ def match() -> None:
 @match.command(epilog=EXIT_CODES_HELP)
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("config/match.yml"), show_default=True, help="Match rules to train.")
-@click.option("--entity", type=click.Choice(["customer", "contact"]), default="customer", show_default=True)
+@click.option("--entity", default="customer", show_default=True,
+              help="An entity the rules file has rules for (customer, contact, or one a mapping declares).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the trained rules (default: next to the rules, NAME.trained.yml).")
 @click.option("--random-pairs", type=int, default=200_000, show_default=True, help="Random pairs for u.")

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sync.mapping import countries, values
+from sync.mapping.entities import TYPES, build_entity, field_problems
 from sync.mapping.errors import TransformError
 from sync.mapping.expressions import Expression, ExpressionError, compile_expression
 from sync.mapping.spec import FieldSpec, MappingSpec, StreamSpec, ValueRef
@@ -131,6 +132,8 @@ class _Compiler:
     def __init__(self, spec: MappingSpec, tree: Any, path: Path, lines: list[str]) -> None:
         self.spec, self.tree, self.path, self.lines = spec, tree, path, lines
         self.problems: list[Problem] = []
+        self.entities: dict[str, type[Entity]] = dict(ENTITIES)
+        """crm2's own entities and the ones this file declares (``entities:``)."""
 
     def problem(self, loc: Sequence[str | int], message: str, hint: str | None = None, *,
                 at_key: bool = False, offset: int = 0) -> None:
@@ -148,6 +151,7 @@ class _Compiler:
         return col + offset
 
     def compile(self) -> dict[str, CompiledStream]:
+        self._declared()
         streams = {}
         for name, stream in self.spec.streams.items():
             compiled = self._stream(name, stream)
@@ -157,12 +161,24 @@ class _Compiler:
             raise ConfigError(self.problems)
         return streams
 
+    def _declared(self) -> None:
+        """The file's own entity types, checked and built into models like the built-in ones."""
+        for name, decl in self.spec.entities.items():
+            problems = field_problems(name, decl)
+            for loc, message, word in problems:
+                choices = list(decl.fields) if loc and loc[0] == "identified_by" else sorted(TYPES)
+                self.problem(["entities", name, *loc], message, did_you_mean(word, choices) if word else None,
+                             at_key=not loc or loc[0] == "fields")
+            if not problems:
+                self.entities[name] = build_entity(name, decl)
+
     def _stream(self, name: str, stream: StreamSpec) -> CompiledStream | None:
         loc: list[str | int] = ["streams", name]
-        entity = ENTITIES.get(stream.entity)
+        entity = self.entities.get(stream.entity)
         if entity is None:
-            self.problem([*loc, "entity"], f"unknown entity '{stream.entity}'",
-                         did_you_mean(stream.entity, list(ENTITIES)))
+            if stream.entity not in self.spec.entities:  # a faulty declaration was reported already
+                self.problem([*loc, "entity"], f"unknown entity '{stream.entity}'",
+                             did_you_mean(stream.entity, list(self.entities)))
             return None
         if not stream.key:
             self.problem([*loc, "key"], "key needs at least one source field")
@@ -212,9 +228,9 @@ class _Compiler:
             except ExpressionError as exc:
                 self.problem([*loc, "expr"], exc.message, exc.hint, offset=exc.offset)
         if spec.ref is not None:
-            if spec.ref not in ENTITIES:
+            if spec.ref not in self.entities and spec.ref not in self.spec.entities:
                 self.problem([*loc, "ref"], f"'ref' to unknown entity '{spec.ref}'",
-                             did_you_mean(spec.ref, list(ENTITIES)))
+                             did_you_mean(spec.ref, list(self.entities)))
             compiled.ref = spec.ref
         shared: dict[str, Param] = {}
         if spec.default_region is not None:

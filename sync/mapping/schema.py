@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sync.mapping.entities import TYPES
 from sync.mapping.spec import MappingSpec
 from sync.mapping.transforms import TRANSFORMS
 from sync.model import ENTITIES
@@ -23,7 +24,11 @@ def json_schema() -> dict[str, Any]:
     by_name["enum"] = names
     with_params["propertyNames"] = {"enum": names}
     by_name["description"] = "; ".join(f"{n}: {TRANSFORMS[n].doc}" for n in names)
-    defs["StreamSpec"]["properties"]["entity"]["enum"] = list(ENTITIES)
+    # crm2's own entities are suggested; a name the file declares under 'entities:' is valid too
+    defs["StreamSpec"]["properties"]["entity"]["examples"] = list(ENTITIES)
+    defs["EntityDecl"]["properties"]["fields"]["additionalProperties"] = {"anyOf": [
+        {"enum": sorted(TYPES), "description": "field type"}, {"$ref": "#/$defs/DeclaredField"}]}
+    defs["DeclaredField"]["properties"]["type"]["enum"] = sorted(TYPES)
     # the shorthands pydantic cannot see: a string is a source field, other scalars are constants
     field = {"anyOf": [{"type": "string", "description": "source field (shorthand for {from: ...})"},
                        {"type": ["number", "integer", "boolean", "null"], "description": "constant"},
@@ -31,7 +36,7 @@ def json_schema() -> dict[str, Any]:
     stream = defs["StreamSpec"]["properties"]
     stream["fields"]["additionalProperties"] = field
     stream["deleted_when"]["anyOf"][0] = field
-    defs["FieldSpec"]["properties"]["ref"]["anyOf"][0]["enum"] = list(ENTITIES)
+    defs["FieldSpec"]["properties"]["ref"]["anyOf"][0]["examples"] = list(ENTITIES)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "crm2 mapping file",
             **{k: v for k, v in schema.items() if k != "title"}}
 

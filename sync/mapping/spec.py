@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
+from sync.mapping.entities import EntityDecl
+
 OnError = Literal["quarantine", "null", "fail"]
 
 _SCALAR_SCHEMA = {"type": ["string", "number", "integer", "boolean", "null"]}
@@ -160,7 +162,7 @@ class StreamSpec(_Strict):
     stream: str | None = Field(default=None, description="Singer stream to read when it differs from this entry's"
                                " name: lets one stream feed two entities (accounts → customer and contact)")
     entity: str = Field(description="target entity: customer, contact, deal, order, invoice, payment,"
-                        " interaction, service_case, survey")
+                        " interaction, service_case, survey, or one declared under 'entities:'")
     key: Annotated[list[str], WithJsonSchema({"anyOf": [{"type": "string"},
                                                         {"type": "array", "items": {"type": "string"}}]})] = Field(
         description="source field(s) holding the record's id; several are joined with ':'")
@@ -182,6 +184,9 @@ class MappingSpec(_Strict):
 
     source: str = Field(min_length=1, description="source system name, e.g. salesforce")
     description: str | None = None
+    entities: dict[str, EntityDecl] = Field(
+        default_factory=dict, description="entity types this file declares for its streams, besides crm2's own "
+                                          "(customer, contact …): name → fields with types")
     streams: dict[str, StreamSpec] = Field(description="Singer stream name (or an entry name with 'stream:')"
                                            " → its mapping; the name is the source object in SourceRef")
     ignore: list[str] = Field(default_factory=list,

@@ -72,6 +72,37 @@ def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
     return parsed
 
 
+def check_rule_fields(loaded: LoadedConfig, rules: MatchConfig) -> None:
+    """The match rules compare fields the pipeline's mappings give their entities (crm2's own or
+    declared in a mapping): ConfigError at the rules file's position otherwise. For `crm2 validate`."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from sync.errors import ConfigError
+    from sync.mapping import load_mapping
+    from sync.resolve.spec import unknown_fields
+
+    def names(model: type[BaseModel], prefix: str = "") -> set[str]:
+        out = set()
+        for name, info in model.model_fields.items():
+            out.add(prefix + name)
+            for t in (info.annotation, *typing.get_args(info.annotation)):
+                if isinstance(t, type) and issubclass(t, BaseModel):
+                    out |= names(t, f"{prefix}{name}.")
+        return out - {"source"}
+
+    fields_of: dict[str, set[str]] = {}
+    for ex in loaded.pipeline.extractors:
+        for plan in load_mapping(loaded.resolve_path(ex.mapping)).streams.values():
+            fields_of[plan.entity.entity] = names(plan.entity)
+    toggle = loaded.pipeline.resolve
+    path = loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES["resolve"]
+    problems = unknown_fields(path, rules, fields_of)
+    if problems:
+        raise ConfigError(problems)
+
+
 def checks(store: Store, rules: ChecksConfig, run_id: str) -> StageReport:
     from sync.quality import run_checks
 

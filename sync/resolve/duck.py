@@ -218,6 +218,13 @@ FROM keys a JOIN dirty d ON d.rid = a.rid JOIN usable u ON u.key = a.key JOIN ke
 WHERE a.rid <> b.rid""".strip()
 
 
+LINK_ONLY_SQL = """
+SELECT c.l, c.r FROM cand_any c JOIN sources a ON a.rid = c.l JOIN sources b ON b.rid = c.r
+WHERE a.src <> b.src""".strip()
+"""``link_only: true``: of the candidates (``cand_any``), the pairs of records from two sources (a
+source is one stream of one system: ``sources(rid, src)``); a pair within one file is never scored."""
+
+
 def scoring_sql(rules: EntityRules, d: Dialect = DUCKDB) -> str:
     """Every candidate pair's levels, level weights, total weight, rule and decision."""
     sims, levels, weights = [], [], []
@@ -353,6 +360,20 @@ def feature_batches(conn: Connection, entity: str, rids: list[int], whole: bool)
             yield _batch(part, FEATURES)
 
 
+SOURCES = pa.schema([("rid", pa.int64()), ("src", pa.string())])
+
+
+def source_batches(conn: Connection, entity: str, rids: list[int], whole: bool) -> Iterator[pa.RecordBatch]:
+    """Each record's source (``system/object``), for link-only rules: the whole entity's or these records'."""
+    m = match_records
+    src = m.c.source_system + "/" + m.c.source_object
+    queries = ([sa.select(m.c.rid, src).where(m.c.entity == entity)] if whole else
+               [sa.select(m.c.rid, src).where(m.c.rid.in_(part)) for part in _chunks(rids)])
+    for query in queries:
+        for part in conn.execute(query, execution_options={"yield_per": PAGE}).partitions():
+            yield _batch(part, SOURCES)
+
+
 def kept_rows(rows: Iterable[Sequence[Any]], names: list[str]) -> list[dict[str, Any]]:
     """Rows of the scoring SQL as match_pairs rows, with the levels as ``Scorer.details`` stores them."""
     n = len(names)
@@ -384,12 +405,17 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
     try:
         duck.register("keys", read_keys(conn, entity, dirty, big, whole))
         duck.register("dirty", pa.table({"rid": pa.array(sorted(set(dirty)), pa.int64())}))
-        duck.execute(f"CREATE TEMP TABLE cand AS {candidates_sql(rules)}").fetchall()
+        if rules.link_only:  # candidates as usual, then only the pairs across two sources
+            duck.execute(f"CREATE TEMP TABLE cand_any AS {candidates_sql(rules)}").fetchall()
+            duck.register("sources", pa.Table.from_batches(list(source_batches(
+                conn, entity, [] if whole else _rids(duck, "cand_any"), whole)), SOURCES))
+            duck.execute(f"CREATE TEMP TABLE cand AS {LINK_ONLY_SQL}").fetchall()
+        else:
+            duck.execute(f"CREATE TEMP TABLE cand AS {candidates_sql(rules)}").fetchall()
         pairs = duck.execute("SELECT count(*) FROM cand").fetchall()[0][0]
         if not pairs:
             return Scored()
-        need = [] if whole else [r for (r,) in duck.execute(
-            "SELECT l FROM cand UNION SELECT r FROM cand ORDER BY 1").fetchall()]
+        need = [] if whole else _rids(duck, "cand")
         duck.register("features_json", read_features(conn, entity, need, whole))
         duck.execute(f"CREATE TEMP TABLE rec AS {prepared_sql(rules)}").fetchall()
         names = [c.name for c in rules.comparisons]
@@ -401,3 +427,7 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         return scored
     finally:
         duck.close()
+
+
+def _rids(duck: Any, table: str) -> list[int]:
+    return [r for (r,) in duck.execute(f"SELECT l FROM {table} UNION SELECT r FROM {table} ORDER BY 1").fetchall()]

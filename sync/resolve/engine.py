@@ -135,6 +135,8 @@ values and keys are then recomputed, as when the match rules change."""
 def rules_fingerprint(rules: EntityRules) -> str:
     """What the stored keys, prepared values and scored pairs depend on (not survivorship)."""
     scoring = rules.model_dump(mode="json", exclude={"survivorship", "id_prefix", "prior"})
+    if not rules.link_only:  # absent, as before link-only existed: stores of earlier rules are not rescored
+        del scoring["link_only"]
     text = json.dumps({"form": PREPARED_FORM, "rules": scoring}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -335,6 +337,8 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
                     # a pair of two changed records is met from both sides: score it once
                     if rid != other and (other not in dirty_set or rid < other):
                         found.add((min(rid, other), max(rid, other)))
+        if rules.link_only:
+            found = _across_sources(conn, found)
         pairs = sorted(found)
         if not pairs:
             continue
@@ -357,6 +361,21 @@ def _score(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, di
         result.reviews += sum(1 for x in keep if x["decision"] == "review")
         if keep:
             conn.execute(match_pairs.insert(), keep)
+
+
+def _sources(conn: Connection, rids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    m = match_records
+    out: dict[int, tuple[str, str]] = {}
+    for part in chunks(sorted(set(rids))):
+        out.update((r.rid, (r.source_system, r.source_object)) for r in conn.execute(
+            sa.select(m.c.rid, m.c.source_system, m.c.source_object).where(m.c.rid.in_(part))))
+    return out
+
+
+def _across_sources(conn: Connection, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """``link_only``: the pairs whose records come from two sources (stream of a system)."""
+    source = _sources(conn, (x for p in pairs for x in p))
+    return {(a, b) for a, b in pairs if source[a] != source[b]}
 
 
 # -- 3. cluster ------------------------------------------------------------------------------
@@ -402,10 +421,12 @@ def _honour_vetoes(conn: Connection, entity: str, scorer: Scorer, clusters: dict
         for part in chunks(rids):
             features.update(conn.execute(sa.select(match_records.c.rid, match_records.c.features)
                                          .where(match_records.c.rid.in_(part))).tuples().all())
+        # link-only rules never compare two records of one source, not even for a veto
+        source = _sources(conn, rids) if scorer.rules.link_only else {}
         for root in batch:
             members = sorted(clusters[root])
             vetoes = [(a, b) for i, a in enumerate(members) for b in members[i + 1:]
-                      if _vetoed(scorer.score(features[a], features[b]))]
+                      if source.get(a, a) != source.get(b, b) and _vetoed(scorer.score(features[a], features[b]))]
             if not vetoes:
                 continue
             inside = set(members)

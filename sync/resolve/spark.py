@@ -157,7 +157,15 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
         rids = pa.array(sorted(set(dirty)), pa.int64())
         _hand_over(spark, folder / "dirty.parquet", [pa.record_batch([rids], names=["rid"])],
                    pa.schema([("rid", pa.int64())]), "dirty")
-        cand = spark.sql(duck.candidates_sql(rules, d)).cache()
+        if rules.link_only:  # candidates as usual, then only the pairs across two sources
+            spark.sql(duck.candidates_sql(rules, d)).createOrReplaceTempView("cand_any")
+            members = [] if whole else sorted(
+                r[0] for r in spark.sql("SELECT l FROM cand_any UNION SELECT r FROM cand_any").collect())
+            _hand_over(spark, folder / "sources.parquet", duck.source_batches(conn, entity, members, whole),
+                       duck.SOURCES, "sources")
+            cand = spark.sql(duck.LINK_ONLY_SQL).cache()
+        else:
+            cand = spark.sql(duck.candidates_sql(rules, d)).cache()
         try:
             cand.createOrReplaceTempView("cand")
             pairs = cand.count()
@@ -178,5 +186,5 @@ def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int
             return scored
         finally:
             cand.unpersist()
-            for view in ("keys", "dirty", "cand", "features_json", "rec"):
+            for view in ("keys", "dirty", "cand", "cand_any", "sources", "features_json", "rec"):
                 spark.catalog.dropTempView(view)

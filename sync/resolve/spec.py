@@ -166,6 +166,10 @@ class EntityRules(_Strict):
     threshold: float = Field(description="total match weight at or above which a pair is a match")
     review_threshold: float | None = Field(
         default=None, description="pairs from here up to the threshold wait for review")
+    link_only: bool = Field(
+        default=False, description="compare records only across sources, never two of one source (a source is one "
+                                   "stream of one system: two files, two registers); clusters may still hold two "
+                                   "records of one source, each linked to a third")
     prior: float = Field(default=1e-4, gt=0, lt=1, description="chance two random records match; for probabilities")
     survivorship: Survivorship = Survivorship()
 
@@ -245,6 +249,32 @@ def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
         except (KeyError, IndexError, TypeError):
             return False
     return isinstance(node, dict)
+
+
+def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
+    """Fields the rules compare or block on that the entity's records do not have, at their
+    position in the rules file (a typo there would silently compare empty values). ``fields_of``:
+    entity → its field names (dotted for nested ones) as the pipeline's mappings produce them;
+    entities not in it are not checked."""
+    tree = read_yaml(path)
+    problems: list[Problem] = []
+    for ent, rules in config.entities.items():
+        known = fields_of.get(ent)
+        if known is None:
+            continue
+        known = known | set(rules.references)
+        base: list[str | int] = ["entities", ent]
+        used: list[tuple[str | list[str], list[str | int]]] = [
+            (comp.field, [*base, "comparisons", i, "field"]) for i, comp in enumerate(rules.comparisons)]
+        used += [(part.field, [*base, "blocking", i, "key", j])
+                 for i, block in enumerate(rules.blocking) for j, part in enumerate(block.key)]
+        for names, loc in used:
+            for name in [names] if isinstance(names, str) else names:
+                if name not in known:
+                    line, col = position(tree, loc)
+                    problems.append(Problem(str(path), line, col, f"unknown field '{name}' for entity '{ent}'",
+                                            did_you_mean(name, sorted(known))))
+    return problems
 
 
 def load_match_config(path: str | Path) -> MatchConfig:

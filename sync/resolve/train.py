@@ -61,16 +61,32 @@ def estimate(store: Store, rules: EntityRules, entity: str, *, random_pairs: int
             rids = [r for (r,) in d.execute("SELECT rid FROM rec ORDER BY rid").fetchall()]
             if len(rids) < 2:
                 raise ValueError(f"too few {entity} records in the store to train on")
+            # link-only rules never compare two records of one source: neither do u and m
+            cand = "cand_any" if rules.link_only else "cand"
+            if rules.link_only:
+                d.register("sources", pa.Table.from_batches(
+                    list(duck.source_batches(conn, entity, [], True)), duck.SOURCES))
             # u: random pairs
             rng = random.Random(seed)
             pairs = {tuple(sorted(rng.sample(rids, 2))) for _ in range(random_pairs)}
-            d.register("cand", pa.table({"l": [p[0] for p in pairs], "r": [p[1] for p in pairs]}))
+            d.register(cand, pa.table({"l": [p[0] for p in pairs], "r": [p[1] for p in pairs]}))
+            if rules.link_only:
+                d.execute(f"CREATE TEMP TABLE cand AS {duck.LINK_ONLY_SQL}").fetchall()
+                pairs = set(d.execute("SELECT l, r FROM cand").fetchall())
+                d.unregister(cand)
             u_counts = _levels(d, rules)
-            d.unregister("cand")
+            if rules.link_only:
+                d.execute("DROP TABLE cand").fetchall()
+            else:
+                d.unregister("cand")
+            if not pairs:
+                raise ValueError(f"no two {entity} records of different sources to train link-only rules on")
             # m: EM over the blocked candidates
             d.register("keys", duck.read_keys(conn, entity, [], set(), True))
             d.register("dirty", pa.table({"rid": pa.array(rids, pa.int64())}))
-            d.execute(f"CREATE TEMP TABLE cand AS {duck.candidates_sql(rules)}").fetchall()
+            d.execute(f"CREATE TEMP TABLE {cand} AS {duck.candidates_sql(rules)}").fetchall()
+            if rules.link_only:
+                d.execute(f"CREATE TEMP TABLE cand AS {duck.LINK_ONLY_SQL}").fetchall()
             patterns = _levels(d, rules)
     finally:
         d.close()
