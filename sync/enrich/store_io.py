@@ -394,14 +394,21 @@ def _golden_mark(engine: Engine) -> str:
                                       .where(golden.c.entity == "customer")).one()))
 
 
-def _load_state(engine: Engine) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, Any]]:
-    """(golden id -> (inputs digest, summary facts) as last scored, the last run's digests)."""
+def _load_run(engine: Engine) -> dict[str, Any]:
+    """The last run's digests, marks and totals."""
     st = incremental_state
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.note).where(st.c.stage == STATE_STAGE)).all()
-    kept = {key: (digest, _unpack(note)) for key, digest, note in rows if key != _RUN_KEY}
-    run: dict[str, Any] = next((json.loads(note) for key, _, note in rows if key == _RUN_KEY and note), {})
-    return kept, run
+        note = conn.execute(sa.select(st.c.note).where(st.c.stage == STATE_STAGE, st.c.key == _RUN_KEY)).scalar()
+    return json.loads(note) if note else {}
+
+
+def _load_kept(engine: Engine) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Golden id -> (inputs digest, summary facts) as last scored."""
+    st = incremental_state
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(st.c.key, st.c.digest, st.c.note)
+                            .where(st.c.stage == STATE_STAGE, st.c.key != _RUN_KEY)).all()
+    return {key: (digest, _unpack(note)) for key, digest, note in rows}
 
 
 def _save_state(engine: Engine, scored: dict[str, tuple[str, dict[str, Any]]], gone: Iterable[str],
@@ -458,21 +465,24 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
     all changed, neither pass reads activity: the stored scores are the result.
     """
     summary = EnrichSummary()
-    kept, last_run = _load_state(engine) if incremental else ({}, {})
+    last_run = _load_run(engine) if incremental else {}
     run_digest = _run_digest(rules, as_of)
     # taken before anything is read: a change made while this run reads is seen by the next one
     mark = {"watermark": _watermark(engine), "golden": _golden_mark(engine)}
-    if last_run.get("run") == run_digest and all(last_run.get(k) == v for k, v in mark.items()):
+    if (last_run.get("run") == run_digest and all(last_run.get(k) == v for k, v in mark.items())
+            and "totals" in last_run):
         # no row scoring reads was written since the last scoring: not even the digests are needed
-        return _unchanged(summary, kept)
+        return _from_totals(summary, last_run["totals"])
+    kept = _load_kept(engine) if incremental else {}
     current = StoreActivity(engine).digests()
     changed = {gid for gid, d in current.items() if gid not in kept or kept[gid][0] != d}
     gone = set(kept) - set(current)
     if last_run.get("run") == run_digest and not changed and not gone:
         # Same inputs, same rules, same date: pass one would find the same population, and
         # pass two the same scores, already in golden.data.
-        _save_state(engine, {}, (), {**last_run, **mark}, run_id, replace_all=False)
-        return _unchanged(summary, kept)
+        _unchanged(summary, kept)
+        _save_state(engine, {}, (), {**last_run, **mark, "totals": _totals(summary)}, run_id, replace_all=False)
+        return summary
 
     # pass one needs only what the tier measure is made of: usually revenue documents alone
     population = survey_population(StoreActivity(engine, entities=population_entities(rules)), rules, as_of)
@@ -511,8 +521,24 @@ def enrich_store(engine: Engine, rules: ScoringRules, as_of: date, run_id: str |
             summary.written.unchanged += 1
     # enrich's own score writes moved golden.updated_at: what the next run compares with is after them
     mark["golden"] = _golden_mark(engine)
-    _save_state(engine, scored, gone, {"run": run_digest, "population": population_digest, **mark}, run_id,
-                replace_all=everyone)
+    _save_state(engine, scored, gone, {"run": run_digest, "population": population_digest, **mark,
+                                       "totals": _totals(summary)}, run_id, replace_all=everyone)
+    return summary
+
+
+def _totals(summary: EnrichSummary) -> dict[str, Any]:
+    """What the summary counts of every customer, kept so an unchanged run reads no customer's state."""
+    return {"customers": summary.customers, "tiers": dict(summary.tiers), "stages": dict(summary.stages),
+            "forecast": str(summary.forecast_total)}
+
+
+def _from_totals(summary: EnrichSummary, totals: dict[str, Any]) -> EnrichSummary:
+    summary.customers = totals["customers"]
+    summary.tiers.update(totals["tiers"])
+    summary.stages.update(totals["stages"])
+    summary.forecast_total = Decimal(totals["forecast"])
+    summary.written.unchanged = summary.customers
+    summary.why = "nothing changed since the last scoring"
     return summary
 
 

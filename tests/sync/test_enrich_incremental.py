@@ -131,9 +131,13 @@ def test_an_unchanged_rerun_reads_no_record(store: Store, monkeypatch: pytest.Mo
     def refused(self: StoreActivity) -> dict[str, str]:
         raise AssertionError("the store's change mark did not move: no record needs reading")
 
+    first = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r2")  # saves the totals
     monkeypatch.setattr(StoreActivity, "digests", refused)
-    again = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r2")
+    # not each customer's kept state either: the summary's totals are kept with the run's marks
+    monkeypatch.setattr("sync.enrich.store_io._load_kept", lambda engine: refused(None))  # type: ignore[arg-type]
+    again = enrich_store(store.engine, ScoringRules(), AS_OF, run_id="r3")
     assert (again.customers, again.rescored, again.why) == (6, 0, "nothing changed since the last scoring")
+    assert (again.tiers, again.stages, again.forecast_total) == (first.tiers, first.stages, first.forecast_total)
 
 
 def test_an_erasure_that_keeps_the_change_times_is_still_seen(store: Store) -> None:
