@@ -41,14 +41,15 @@ from typing import IO, Any
 import sqlalchemy as sa
 from bytecode import use_compiled_bytecode  # bench/ is on sys.path as the script's folder
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/throwaway_postgres.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/throwaway_postgres.py
 
 from connectors.finance import ledger
 from connectors.sales.standin import TOKEN_ENV, RateLimit, SalesStandIn
 from connectors.sales.tap_config import PaginationConfig
 
 BIN = Path(sys.executable).parent
-PEERS = Path(__file__).resolve().parent / "out" / "peers"
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ROOT / "bench" / "out" / "peers"
 RECORD = b'"type":"RECORD"'
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TIE = 100
@@ -113,12 +114,15 @@ class Run:
     """One tap process: its messages counted from the pipe, its wall, CPU and run-queue time."""
 
     def __init__(self, tap: str, config: dict[str, Any], workdir: Path, env: dict[str, str] | None = None,
-                 *, exe: Path | None = None, extra: list[str] | None = None, devnull: bool = False) -> None:
+                 *, exe: Path | None = None, extra: list[str] | None = None, devnull: bool = False,
+                 into: list[str] | None = None) -> None:
         path = workdir / f"{tap}.json"
         path.write_text(json.dumps(config))
         self.cmd = [str(exe or BIN / tap), "--config", str(path), *(extra or [])]
         self.env = {**os.environ, **(env or {})}
         self.devnull = devnull
+        self.into = into
+        """A target's command line: the tap's output goes into it (and is not counted here)."""
         self.records = 0
         self.seconds = 0.0
         self.cpu = 0.0
@@ -129,9 +133,18 @@ class Run:
         cpu_before = usage.ru_utime + usage.ru_stime
         started = time.perf_counter()
         stdout = subprocess.DEVNULL if self.devnull else subprocess.PIPE
-        with subprocess.Popen(self.cmd, stdout=stdout, stderr=subprocess.PIPE, env=self.env) as proc:
+        with contextlib.ExitStack() as stack, \
+                subprocess.Popen(self.cmd, stdout=stdout, stderr=subprocess.PIPE, env=self.env) as proc:
             out, err = proc.stdout, proc.stderr
             assert err is not None
+            target = None
+            # A file, not a pipe: the target logs as it goes, and an unread pipe would stall it.
+            target_log = stack.enter_context(tempfile.TemporaryFile())
+            if self.into is not None:
+                target = subprocess.Popen(self.into, stdin=out, stdout=subprocess.DEVNULL, stderr=target_log)
+                assert out is not None
+                out.close()  # the target owns the pipe
+                out = None
             stderr: list[bytes] = []
             # The tap logs to stderr as it goes; unread, a full stderr pipe would stall it.
             drain = threading.Thread(target=lambda: stderr.append(err.read()), daemon=True)
@@ -142,14 +155,18 @@ class Run:
             if out is not None:
                 self._count(out)
             code = proc.wait()
+            self.seconds = time.perf_counter() - started  # the tap's: a target may still be committing
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the tap's alone: the target is not reaped yet
+            self.cpu = usage.ru_utime + usage.ru_stime - cpu_before
             done.set()
             drain.join()
             sampler.join()
-        self.seconds = time.perf_counter() - started
-        if self.devnull:
+            if target is not None and target.wait() != 0:
+                target_log.seek(0)
+                told = target_log.read().decode(errors="replace")[-3000:]
+                sys.exit(f"target-crm2 failed ({target.returncode}):\n{told}")
+        if self.devnull or self.into is not None:
             self.records = sum(int(n) for n in METRIC_RECORDS.findall(b"".join(stderr)))
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.cpu = usage.ru_utime + usage.ru_stime - cpu_before
         if code != 0:
             sys.exit(f"{self.cmd[0]} failed ({code}):\n{b''.join(stderr).decode(errors='replace')[-3000:]}")
         return self
@@ -191,8 +208,17 @@ def seed_finance(url: str, rows: int, seed: int) -> None:
           flush=True)
 
 
-def bench_finance(url: str, rows: int, workdir: Path, devnull: bool) -> Run:
-    run = Run("tap-crm2-finance", {"url": url}, workdir, devnull=devnull).go()
+def into_target(workdir: Path, source: str) -> list[str]:
+    """target-crm2 into a fresh SQLite store with the shipped mapping of ``source``."""
+    config = workdir / f"target-{source}.json"
+    config.write_text(json.dumps({"store_url": str(workdir / f"store-{source}.sqlite"),
+                                  "mapping": str(ROOT / "mappings" / f"{source}.yml")}))
+    return [str(BIN / "target-crm2"), "--config", str(config)]
+
+
+def bench_finance(url: str, rows: int, workdir: Path, devnull: bool, to_target: bool = False) -> Run:
+    into = into_target(workdir, "finance") if to_target else None
+    run = Run("tap-crm2-finance", {"url": url}, workdir, devnull=devnull, into=into).go()
     if run.records != rows:
         sys.exit(f"finance: the tap emitted {run.records:,} records of {rows:,}")
     return run
@@ -236,7 +262,8 @@ def bench_peer(exe: Path, url: str, rows: int, workdir: Path, devnull: bool) -> 
     return run
 
 
-def bench_sales(rows: int, seed: int, workdir: Path, page_size: int | None, devnull: bool) -> tuple[Run, int]:
+def bench_sales(rows: int, seed: int, workdir: Path, page_size: int | None, devnull: bool,
+                to_target: bool = False) -> tuple[Run, int]:
     standin = SalesStandIn(rate_limit=RateLimit())
     started = time.perf_counter()
     standin.load(sales_orders(rows, seed))
@@ -246,7 +273,9 @@ def bench_sales(rows: int, seed: int, workdir: Path, page_size: int | None, devn
         config["endpoints"] = {"orders": {"pagination": {"size": page_size}}}
     standin.start()
     try:
-        run = Run("tap-crm2-sales", config, workdir, env={TOKEN_ENV: standin.token}, devnull=devnull).go()
+        into = into_target(workdir, "sales") if to_target else None
+        run = Run("tap-crm2-sales", config, workdir, env={TOKEN_ENV: standin.token}, devnull=devnull,
+                  into=into).go()
     finally:
         standin.stop()
     if run.records != rows:
@@ -263,11 +292,12 @@ def main() -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite",
                         help="the finance ledger's database (postgres: a throwaway server, and the peer beside it)")
     parser.add_argument("--no-peer", action="store_true", help="with --db postgres: skip tap-postgres")
-    parser.add_argument("--to", choices=["pipe", "devnull"], default="pipe",
-                        help="where the taps write: this script's pipe (counted) or /dev/null")
+    parser.add_argument("--to", choices=["pipe", "devnull", "target-crm2"], default="pipe",
+                        help="where the taps write: this script's pipe (counted), /dev/null, or target-crm2 "
+                             "(a fresh SQLite store; the peer is not run: its stream names fit no mapping)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    devnull = args.to == "devnull"
+    devnull, to_target = args.to == "devnull", args.to == "target-crm2"
     use_compiled_bytecode()
     for tap in ("tap-crm2-finance", "tap-crm2-sales"):  # warm-up: first start after install compiles bytecode
         subprocess.run([str(BIN / tap), "--about"], capture_output=True, check=False)
@@ -278,22 +308,25 @@ def main() -> int:
             if args.db == "postgres":
                 url = stack.enter_context(postgres())
                 seed_finance(url, args.rows, args.seed)
-                peer = None if args.no_peer else tap_postgres()
-                results.append(("tap-crm2-finance (PostgreSQL)", bench_finance(url, args.rows, Path(tmp), devnull),
-                                ""))
+                peer = None if args.no_peer or to_target else tap_postgres()
+                results.append(("tap-crm2-finance (PostgreSQL)",
+                                bench_finance(url, args.rows, Path(tmp), devnull, to_target), ""))
                 if peer is not None:
                     results.append(("tap-postgres (peer)", bench_peer(peer, url, args.rows, Path(tmp), devnull), ""))
-                elif not args.no_peer:
+                elif not args.no_peer and not to_target:
                     print("tap-postgres: not run (it could not be installed)")
             else:
                 url = f"sqlite:///{Path(tmp) / 'finance.sqlite'}"
                 seed_finance(url, args.rows, args.seed)
-                results.append(("tap-crm2-finance (SQLite)", bench_finance(url, args.rows, Path(tmp), devnull), ""))
+                results.append(("tap-crm2-finance (SQLite)",
+                                bench_finance(url, args.rows, Path(tmp), devnull, to_target), ""))
         if args.tap in ("sales", "both"):
-            run, served = bench_sales(args.rows, args.seed, Path(tmp), args.page_size, devnull)
+            run, served = bench_sales(args.rows, args.seed, Path(tmp), args.page_size, devnull, to_target)
             results.append(("tap-crm2-sales (HTTP)", run, f"{served:,}"))
 
-    print(f"output to {'/dev/null' if devnull else 'a pipe this script reads'}; cpu s: the tap process's own "
+    where = {"pipe": "a pipe this script reads", "devnull": "/dev/null", "target-crm2": "target-crm2 (seconds: "
+             "until the tap exits)"}[args.to]
+    print(f"output to {where}; cpu s: the tap process's own "
           f"(a database server's is not in it); runq s: ready but waiting for a core; waiting s: the rest")
     print(f"{'tap':<30}{'records':>10}{'seconds':>10}{'rows/s':>10}{'cpu s':>8}{'runq s':>8}{'waiting s':>10}"
           f"{'http requests':>15}")
