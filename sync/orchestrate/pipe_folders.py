@@ -105,16 +105,18 @@ def pipe_folder(name: str, root: Path | None = None) -> Iterator[PipeFolder]:
 
     Stale folders of dead pipes are swept first."""
     sweep_stale(root)
-    with tempfile.TemporaryDirectory(prefix=f"{PREFIX}{name}-", dir=root) as tmp:
-        path = Path(tmp)
-        private.tighten(path)
+    path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{name}-", dir=root))  # 0700
+    fd = -1
+    try:
         # Locked before it has its name: a sweep never sees this lock file unlocked.
         pending = path / f"{LOCK}.{os.getpid()}"
         fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, private.FILE_MODE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.rename(pending, path / LOCK)
-            yield PipeFolder(path, fd)
-        finally:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(pending, path / LOCK)
+        yield PipeFolder(path, fd)
+    finally:
+        # Removed while still locked, so no sweep is removing it at the same time.
+        shutil.rmtree(path, ignore_errors=True)
+        if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
