@@ -45,7 +45,9 @@ class Plan:
 
 
 PLANS: dict[str, Plan] = {
-    "taps": Plan(quick=["--rows", "10000"]),
+    "taps": Plan(quick=["--rows", "10000"], usual=["--db", "postgres"],
+                 why="the finance tap reads PostgreSQL, with MeltanoLabs tap-postgres beside it "
+                     "(SQLite and no peer when PostgreSQL is not installed)"),
     "salesforce_extract": Plan(quick=["--accounts", "10000"]),
     "target": Plan(quick=["--records", "20000"],
                    quick_note="20,000 records: at 10,000 the re-run's work beyond start-up is about 0.3 CPU s, "

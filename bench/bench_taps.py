@@ -305,6 +305,9 @@ def main() -> int:
     results: list[tuple[str, Run, str]] = []
     with tempfile.TemporaryDirectory(prefix="crm2-bench-taps-") as tmp, contextlib.ExitStack() as stack:
         if args.tap in ("finance", "both"):
+            if args.db == "postgres" and not postgres_installed():
+                print("--db postgres: PostgreSQL is not installed (initdb/pg_ctl not found): SQLite instead, no peer")
+                args.db = "sqlite"
             if args.db == "postgres":
                 url = stack.enter_context(postgres())
                 seed_finance(url, args.rows, args.seed)
@@ -334,6 +337,12 @@ def main() -> int:
         print(f"{label:<30}{run.records:>10,}{run.seconds:>10.2f}{run.records / run.seconds:>10,.0f}"
               f"{run.cpu:>8.2f}{run.runq:>8.2f}{run.waiting:>10.2f}{requests:>15}")
     return 0
+
+
+def postgres_installed() -> bool:
+    from tests.throwaway_postgres import pg_bin
+
+    return pg_bin() is not None
 
 
 @contextlib.contextmanager
