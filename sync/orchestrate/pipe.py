@@ -7,7 +7,8 @@ from what is durable, whatever happened to this one.
 With ``batch_size`` set (crm2's own taps, see run.py), the tap writes its records into Singer
 BATCH files in a private folder inside this pipe's temporary folder and sends one BATCH message
 per file; target-crm2 deletes each file once its rows are committed, and the folder goes with the
-temporary folder when the pipe ends, whatever happened.
+temporary folder when the pipe ends, whatever happened. A pipe killed with SIGKILL cannot remove
+its folder; the next pipe to start does (sync/orchestrate/pipe_folders.py).
 
 Each process gets its own ``CRM2_METRICS_FILE`` path; crm2's connectors write a small JSON summary
 there when they end (API calls, records per stream), which becomes the stage's counts. Any other
@@ -22,7 +23,6 @@ import logging
 import os
 import re
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from sync import private
 from sync.orchestrate import programs
+from sync.orchestrate.pipe_folders import pipe_folder
 from sync.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,10 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
             raise StageUnavailable(f"{program} is not installed yet")
     tap_exe, target_exe = programs.executable(tap), programs.executable(target)
     assert tap_exe and target_exe
-    with tempfile.TemporaryDirectory(prefix=f"crm2-{name}-") as tmp:
-        work = Path(tmp)
+    with pipe_folder(name) as folder:
+        work = folder.path
+        # Both processes inherit the folder's lock: it stays "alive" until the last of them exits.
+        keep = (folder.lock_fd,)
         logs = log_dir or work
         private.mkdir(logs)
         if batch_size:
@@ -148,7 +151,7 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
         log.info("running %s: %s | %s", name, tap, target)
         tap_metrics, target_metrics = work / "tap.metrics.json", work / "target.metrics.json"
         with private.open_write(tap_err, "wb") as te, private.open_write(target_err, "wb") as ge:
-            tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te,
+            tap_proc = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=te, pass_fds=keep,
                                         env={**proc_env, METRICS_ENV: str(tap_metrics)})
             assert tap_proc.stdout is not None
             relay = None
@@ -157,7 +160,7 @@ def run_pipe(*, name: str, tap: str, tap_config: Mapping[str, Any], target_confi
             else:
                 target_in = subprocess.PIPE
             target_proc = subprocess.Popen(target_cmd, stdin=target_in, stdout=subprocess.DEVNULL,
-                                           stderr=ge, env={**proc_env, METRICS_ENV: str(target_metrics)})
+                                           stderr=ge, pass_fds=keep, env={**proc_env, METRICS_ENV: str(target_metrics)})
             if on_records is None:
                 tap_proc.stdout.close()  # the target owns the pipe; the tap gets SIGPIPE if it dies
             else:

@@ -39,3 +39,37 @@ def test_a_full_block_is_written_without_waiting_for_state(capsys: pytest.Captur
     assert 0 < len(written) < 10 and [m["record"]["id"] for m in written] == list(range(len(written)))
     writer.flush()
     assert [m["record"]["id"] for m in lines(capsys.readouterr().out)] == list(range(len(written), 10))
+
+
+def test_record_lines_mean_what_singer_sdks_own_lines_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    """msgspec writes the record; the JSON is singer-sdk's, money digit for digit."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from singer_sdk.singerlib.encoding import SimpleSingerWriter
+
+    record = {"id": 1, "amount": Decimal("12345678901234.56"), "tiny": Decimal("0E-8"), "name": "远航 GmbH",
+              "paid": True, "note": None, "rate": 1.5}
+    message = RecordMessage("s", record, version=3, time_extracted=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC))
+    writer = BlockSingerWriter()
+    writer.write_message(message)
+    writer.flush()
+    ours = capsys.readouterr().out
+    theirs = SimpleSingerWriter().format_message(message)
+    assert '"amount":12345678901234.56' in ours and '"tiny":0E-8' in ours
+    assert json.loads(ours, parse_float=Decimal) == json.loads(theirs, parse_float=Decimal)
+
+
+def test_a_value_msgspec_cannot_write_goes_through_singer_sdks_encoder(capsys: pytest.CaptureFixture[str]) -> None:
+    from decimal import Decimal
+
+    writer = BlockSingerWriter()
+    writer.write_message(RecordMessage("s", {"id": 1, "amount": Decimal("NaN"), "other": object.__new__(Marker)}))
+    writer.flush()
+    [line] = lines(capsys.readouterr().out)
+    assert line["record"] == {"id": 1, "amount": None, "other": "marker"}
+
+
+class Marker:
+    def __str__(self) -> str:
+        return "marker"

@@ -55,3 +55,24 @@ def test_postgres_incremental_exact_and_tie_safe(pg_ledger, capsys):
         ("invoices", "INV-0005"), ("payments", "PAY-0001")]
     assert '"net_amount":9999999999999999.99' in out2
     assert '"amount":0.31' in out2
+
+
+def test_values_without_a_json_spelling_and_unusual_column_types(pg_ledger, capsys):
+    """A NUMERIC 'NaN' is sent as null (the tap converts plain columns itself, singer-sdk's
+    conformance skipped); a table with a column type the tap does not convert (interval, bytea)
+    still goes through singer-sdk's conformance, so its values reach the line as text."""
+    url, engine = pg_ledger
+    with engine.begin() as conn:
+        conn.execute(ledger.invoices.insert(), ledger.to_row(ledger.invoices, {
+            "invoice_no": "INV-NAN", "updated_at": T0}))
+        conn.execute(sa.text("UPDATE invoices SET total_amount = 'NaN' WHERE invoice_no = 'INV-NAN'"))
+        conn.execute(sa.text("CREATE TABLE adjustments (adj_no text PRIMARY KEY, grace interval, blob bytea, "
+                             "updated_at timestamptz NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO adjustments VALUES ('A1', interval '2 days', '\\xcafe', :t)"), {"t": T0})
+    config = {"url": url, "streams": {"adjustments": {"key": "adj_no", "replication_key": "updated_at"}}}
+    records, _, out = run_tap(config, capsys)
+    [nan] = [m["record"] for m in records if m["record"].get("invoice_no") == "INV-NAN"]
+    assert nan["total_amount"] is None and "NaN" not in out
+    [adjustment] = [m["record"] for m in records if m["stream"] == "adjustments"]
+    assert adjustment["blob"] == "cafe"
+    assert isinstance(adjustment["grace"], str)
