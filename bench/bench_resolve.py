@@ -153,7 +153,7 @@ def run_synthetic(customers: int, seed: int, store_path: str | None, entities: l
                   rules: str, engine: str = "duckdb") -> dict[str, Any]:
     import sqlalchemy as sa
 
-    from sync.resolve import load_match_config, resolve
+    from sync.resolve import load_match_config, resolve, resolve_all
     from sync.store.schema import crosswalk
     from sync.store.store import Store
 
@@ -184,6 +184,12 @@ def run_synthetic(customers: int, seed: int, store_path: str | None, entities: l
             "rerun_changed": again.changed, "pairs_scored": result.pairs_scored,
             # bounded work: pairs per record must stay flat as the data grows (every key is capped)
             "pairs_per_record": round(result.pairs_scored / max(result.records, 1), 2), "golden": result.golden})
+    # the resolve stage of an unchanged `crm2 sync`: a first stage run keeps the store's change marks
+    # (the per-entity re-runs above are what it costs when a mark moved), the second reads nothing
+    resolve_all(store, config, entities=entities, engine=engine)
+    t2 = time.perf_counter()
+    resolve_all(store, config, entities=entities, engine=engine)
+    out["stage_rerun_s"] = round(time.perf_counter() - t2, 3)
     out["wall_s"] = round(time.perf_counter() - started, 1)
     out["peak_mb"] = round(peak_mb())
     store.engine.dispose()
@@ -540,11 +546,12 @@ def main() -> None:
                 print(f"synthetic {n}: {run['error']}", file=sys.stderr)
                 continue
             for row in run["entities"]:
-                rows.append({**row, "stage_s": run["stage_s"], "wall_s": run["wall_s"], "peak_mb": run["peak_mb"]})
+                rows.append({**row, "stage_s": run["stage_s"], "stage_rerun_s": run["stage_rerun_s"],
+                             "wall_s": run["wall_s"], "peak_mb": run["peak_mb"]})
         print("== synthetic data (3 systems) through the shipped mappings, pairwise against ground truth ==")
         if rows:
             show(rows, ["data", "engine", "entity", "records", "precision", "recall", "f1", "stage_s", "resolve_s",
-                        "rerun_s", "wall_s", "pairs_scored", "pairs_per_record", "golden", "peak_mb"])
+                        "rerun_s", "stage_rerun_s", "wall_s", "pairs_scored", "pairs_per_record", "golden", "peak_mb"])
         print()
     if not args.skip_febrl:
         rows = [in_child(t) for t in TASKS]
