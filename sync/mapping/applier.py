@@ -266,12 +266,15 @@ def _plan(stream: CompiledStream) -> _StreamPlan:
     return plan
 
 
-def apply_record(stream: CompiledStream, record: Any) -> Result:
+def apply_record(stream: CompiledStream, record: Any, source_id: str | None = None) -> Result:
+    """Map ``record``; ``source_id`` is its :func:`source_key` when the caller has worked it out."""
     if not isinstance(record, dict):
         return Quarantine(stream.name, None, None, "record is not an object")
-    source_id, missing = _source_id(stream, record)
-    if missing:
-        return missing
+    if source_id is None:
+        source_id, missing = _source_id(stream, record)
+        if missing:
+            return missing
+        assert source_id is not None
     source = SourceRef(system=stream.system, object=stream.name, id=source_id)
     if stream.deleted_when is not None:
         try:

@@ -356,7 +356,7 @@ class Loader:
             quarantined(sid, bad[0], bad[1])
             return
         try:
-            result = self.mapping.apply(plan.name, record)
+            result = self.mapping.apply(plan.name, record, sid)
         except MappingFailed:
             raise
         except Exception as exc:  # a bug or a library choking on odd input: keep the record, say so
