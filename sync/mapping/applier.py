@@ -275,7 +275,6 @@ def apply_record(stream: CompiledStream, record: Any, source_id: str | None = No
         if missing:
             return missing
         assert source_id is not None
-    source = SourceRef(system=stream.system, object=stream.name, id=source_id)
     if stream.deleted_when is not None:
         try:
             flag = field_value(stream.deleted_when, record)
@@ -283,7 +282,7 @@ def apply_record(stream: CompiledStream, record: Any, source_id: str | None = No
         except TransformError:
             deleted = False  # an unreadable flag is not a deletion; the fields decide the rest
         if deleted:
-            return Deleted(source)
+            return Deleted(SourceRef(system=stream.system, object=stream.name, id=source_id))
     data: dict[str, Any] = {}
     plan = _plan(stream)
     for spec, value_of, parents, leaf in plan.fields:
@@ -303,7 +302,8 @@ def apply_record(stream: CompiledStream, record: Any, source_id: str | None = No
                 into[leaf] = value
             else:
                 data[leaf] = value
-    data["source"] = source
+    # validated with the entity, in one call into pydantic's core instead of two
+    data["source"] = {"system": stream.system, "object": stream.name, "id": source_id}
     by_target = plan.by_target
     for _ in range(len(stream.fields) + 1):
         try:

@@ -47,7 +47,11 @@ def add(conn: Connection, rows: Sequence[Mapping[str, Any]], same: Mapping[str, 
     """New source records; each row names its ``status`` (a :class:`Status`); ``same`` holds
     values every row shares (system, object, run, time), given once."""
     if rows:
-        insert_many(conn, crosswalk, [{**row, "status": Status(row["status"]).value} for row in rows], same)
+        insert_many(conn, crosswalk, [{**row, "status": _status(row["status"])} for row in rows], same)
+
+
+def _status(status: Status | str) -> str:
+    return status.value if type(status) is Status else Status(status).value  # an unknown one raises
 
 
 def restage(conn: Connection, system: str, obj: str, source_id: str, *, content_hash: str, run_id: str | None,
