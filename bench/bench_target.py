@@ -37,6 +37,7 @@ import argparse
 import json
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -167,6 +168,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-peer", action="store_true", help="skip the target-jsonl comparison")
     parser.add_argument("--no-batches", action="store_true", help="skip the Singer BATCH pipe")
+    parser.add_argument("--save-input", type=Path, metavar="FILE",
+                        help="keep a copy of the tap's saved RECORD input (to profile target-crm2 on it)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating target-crm2 / target-jsonl rounds on the saved input (medians)")
     args = parser.parse_args()
@@ -214,6 +217,8 @@ def main() -> None:
             assert not any(folder.iterdir()), "batch files left behind"
 
         run(f"{tap} > {work / 'input.singer'}")
+        if args.save_input:
+            shutil.copyfile(work / "input.singer", args.save_input)
         # Start-up into a fresh store each time (migrations included), as the first load has it.
         fresh = [target_config(f"fresh{i}") for i in range(3)]
         t_start, cpu_start = min(startup(target, config, work / "empty.singer", "start", tries=1)
