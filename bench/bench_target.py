@@ -18,10 +18,11 @@ in the same run and on the same machine:
    10,000 records and sends one BATCH message per file, as ``crm2 sync`` runs crm2's own taps;
    ``--no-batches`` skips it), side by side with the RECORD-line pipe of step 2;
 5. the same saved input into target-jsonl (the peer: a plain Singer target writing JSON lines),
-   side by side with target-crm2's first load. target-jsonl pins singer-python's old
-   dependencies (jsonschema 2.6, among others), which would break crm2's own environment, so it
-   lives in a virtualenv of its own under bench/out/peers/, created on first use with pip
-   (``--no-peer`` skips it).
+   side by side with target-crm2's first load: ``--rounds`` (3) alternating rounds, each a
+   first load of target-crm2 into a fresh store and a run of target-jsonl, medians reported.
+   target-jsonl pins singer-python's old dependencies (jsonschema 2.6, among others), which
+   would break crm2's own environment, so it lives in a virtualenv of its own under
+   bench/out/peers/, created on first use with pip (``--no-peer`` skips it).
 
 Start-up (target-crm2 on the same input with its RECORD lines taken out: interpreter, imports,
 opening the store, and each stream's SCHEMA — compiling its mapping and validator) is measured on
@@ -40,6 +41,8 @@ import argparse
 import json
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -169,6 +172,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-peer", action="store_true", help="skip the target-jsonl comparison")
     parser.add_argument("--no-batches", action="store_true", help="skip the Singer BATCH pipe")
+    parser.add_argument("--save-input", type=Path, metavar="FILE",
+                        help="keep a copy of the tap's saved RECORD input (to profile target-crm2 on it)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating target-crm2 / target-jsonl rounds on the saved input (medians)")
     args = parser.parse_args()
     peer = None if args.no_peer else target_jsonl()
 
@@ -218,6 +225,8 @@ def main() -> None:
         # per-stream set-up both runs pay is in it.
         with (work / "input.singer").open("rb") as full, (work / "schemas.singer").open("wb") as bare:
             bare.writelines(line for line in full if b'"type":"RECORD"' not in line[:40])
+        if args.save_input:
+            shutil.copyfile(work / "input.singer", args.save_input)
         # Start-up into a fresh store each time (migrations included), as the first load has it.
         fresh = [target_config(f"fresh{i}") for i in range(3)]
         t_start, cpu_start = min(startup(target, config, work / "schemas.singer", "start", tries=1)
@@ -228,11 +237,27 @@ def main() -> None:
         second = totals(counts(again.stderr))
         t_start_loaded, cpu_start_loaded = startup(target, work / "replay.json", work / "schemas.singer", "start")
         t_peer = None
+        side: dict[str, list[float]] = {"crm2": [], "crm2_cpu": [], "peer": [], "peer_cpu": []}
         if peer is not None:
             (work / "jsonl").mkdir()
             (work / "peer.json").write_text(json.dumps({"destination_path": str(work / "jsonl")}))
             run(f"{peer} --config {work / 'peer.json'}", stdin=work / "empty.singer")  # warm-up
-            t_peer, _ = run(f"{peer} --config {work / 'peer.json'}", stdin=work / "input.singer", label="peer")
+            # Side by side: target-crm2's first load (a fresh store each time) and the peer on the
+            # same input, alternating, so drift of a shared machine's speed hits both alike.
+            side["crm2"].append(t_first)
+            side["crm2_cpu"].append(CPU["first"])
+            for i in range(args.rounds):
+                if i:
+                    wall, _ = run(f"{target} --config {target_config(f'side{i}')}", stdin=work / "input.singer",
+                                  label="side")
+                    side["crm2"].append(wall)
+                    side["crm2_cpu"].append(CPU["side"])
+                for old in (work / "jsonl").iterdir():
+                    old.unlink()
+                wall, _ = run(f"{peer} --config {work / 'peer.json'}", stdin=work / "input.singer", label="peer")
+                side["peer"].append(wall)
+                side["peer_cpu"].append(CPU["peer"])
+            t_peer = statistics.median(side["peer"])
         t_pipe_again, _ = run(f"{tap} | {target} --config {target_config('pipe')}")
 
         engine = sa.create_engine(f"sqlite:///{work / 'replay.sqlite'}")
@@ -269,10 +294,18 @@ def main() -> None:
           f"machine cannot blur)")
     print(f"tap | target-crm2 (loaded store)  {t_pipe_again:7.2f}s  {n / t_pipe_again:10,.0f} records/s")
     if t_peer is not None:
-        print(f"same input -> target-jsonl        {t_peer:7.2f}s  {n / t_peer:10,.0f} records/s  "
-              f"(CPU {CPU['peer']:.2f}s)  peer, singer-python")
-        print(f"  target-crm2 first load reaches {t_peer / t_first:.2f} of target-jsonl's records/s by the clock, "
-              f"{CPU['peer'] / CPU['first']:.2f} by CPU time (goal >= 0.8)")
+        med = {k: statistics.median(v) for k, v in side.items()}
+        rounds = len(side["peer"])
+        print(f"side by side, {rounds} alternating rounds (medians; each round: target-crm2 first load into a "
+              "fresh store, then target-jsonl, same input):")
+        print(f"  same input -> target-crm2, first  {med['crm2']:7.2f}s  {n / med['crm2']:10,.0f} records/s  "
+              f"(CPU {med['crm2_cpu']:.2f}s)  walls {', '.join(f'{w:.2f}' for w in side['crm2'])}")
+        print(f"  same input -> target-jsonl        {med['peer']:7.2f}s  {n / med['peer']:10,.0f} records/s  "
+              f"(CPU {med['peer_cpu']:.2f}s)  walls {', '.join(f'{w:.2f}' for w in side['peer'])}  peer, singer-python")
+        by_clock = statistics.median(p / c for p, c in zip(side["peer"], side["crm2"], strict=True))
+        by_cpu = statistics.median(p / c for p, c in zip(side["peer_cpu"], side["crm2_cpu"], strict=True))
+        print(f"  target-crm2 first load reaches {by_clock:.2f} of target-jsonl's records/s by the clock, "
+              f"{by_cpu:.2f} by CPU time (median of the rounds' ratios; goal >= 0.8)")
     else:
         print("target-jsonl: not run (--no-peer, or it could not be installed)")
     ok = work_ratio >= 5 and not written

@@ -94,11 +94,12 @@ class Mapping:
     def position(self, loc: Sequence[str | int], *, at_key: bool = False) -> tuple[int, int]:
         return position(self.tree, loc, at_key=at_key)
 
-    def apply(self, entry: str, record: Any) -> Result:
-        """Map one record with the plan named ``entry``: an entity, a deletion, or a quarantine reason."""
+    def apply(self, entry: str, record: Any, source_id: str | None = None) -> Result:
+        """Map one record with the plan named ``entry``: an entity, a deletion, or a quarantine reason
+        (``source_id``: the record's key under the plan, when the caller already has it)."""
         from sync.mapping.applier import apply_record
 
-        return apply_record(self.streams[entry], record)
+        return apply_record(self.streams[entry], record, source_id)
 
     def plans_for(self, stream: str) -> list[CompiledStream]:
         """The plans that read Singer stream ``stream`` (none when the mapping ignores it)."""

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
+from sync.store.bulk import insert_many
 from sync.store.schema import crosswalk, quarantine
 
 
@@ -42,10 +43,15 @@ def _ref(system: str, obj: str) -> sa.ColumnElement[bool]:
     return sa.and_(crosswalk.c.source_system == system, crosswalk.c.source_object == obj)
 
 
-def add(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """New source records; each row names its ``status`` (a :class:`Status`)."""
+def add(conn: Connection, rows: Sequence[Mapping[str, Any]], same: Mapping[str, Any] | None = None) -> None:
+    """New source records; each row names its ``status`` (a :class:`Status`); ``same`` holds
+    values every row shares (system, object, run, time), given once."""
     if rows:
-        conn.execute(crosswalk.insert(), [{**row, "status": Status(row["status"]).value} for row in rows])
+        insert_many(conn, crosswalk, [{**row, "status": _status(row["status"])} for row in rows], same)
+
+
+def _status(status: Status | str) -> str:
+    return status.value if type(status) is Status else Status(status).value  # an unknown one raises
 
 
 def restage(conn: Connection, system: str, obj: str, source_id: str, *, content_hash: str, run_id: str | None,

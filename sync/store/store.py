@@ -26,6 +26,7 @@ from sync import access, private
 from sync.store import audit as audit_chain
 from sync.store import crosswalk as xw
 from sync.store import keys, migrate
+from sync.store.bulk import insert_many
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -95,6 +96,9 @@ class StagedRecord:
     entity: str
     data: dict[str, Any]
     deleted: bool = False
+    plain: bool = False
+    """``data`` is plain JSON already (say, from ``model_dump(mode="json")``): stored as it is,
+    without the round trip through text that makes other data plain."""
 
     @property
     def hash(self) -> str:
@@ -355,8 +359,13 @@ class Store:
             found.update({r.source_id: r.content_hash for r in rows})
         return found
 
-    def stage(self, conn: Connection, records: Sequence[StagedRecord], run_id: str | None) -> StageResult:
-        """Stage records, skipping those whose content hash is unchanged since the last load."""
+    def stage(self, conn: Connection, records: Sequence[StagedRecord], run_id: str | None, *,
+              all_new: bool = False) -> StageResult:
+        """Stage records, skipping those whose content hash is unchanged since the last load.
+
+        ``all_new``: the caller has just found none of these records in the crosswalk (in this
+        transaction or under the run lock), so looking their hashes up again is skipped.
+        """
         result = StageResult()
         by_object: dict[tuple[str, str], list[StagedRecord]] = {}
         for rec in records:
@@ -364,7 +373,7 @@ class Store:
         stamp = now()
         for (system, obj), group in by_object.items():
             latest = {rec.source_id: rec for rec in group}  # last one wins within a batch
-            known = self.known_hashes(conn, system, obj, list(latest))
+            known = {} if all_new else self.known_hashes(conn, system, obj, list(latest))
             new_rows: list[tuple[dict[str, Any], StagedRecord]] = []
             changed_rows: list[tuple[dict[str, Any], StagedRecord]] = []
             for rec in latest.values():
@@ -377,17 +386,21 @@ class Store:
                 (changed_rows if rec.source_id in known else new_rows).append((row, rec))
             result.unchanged += len(group) - len(latest)
             if new_rows:
-                conn.execute(staging.insert(), [
-                    {**row, "data": to_json(rec.data), "deleted": rec.deleted} for row, rec in new_rows])
-                xw.add(conn, [{**row, "status": xw.Status.DELETED if rec.deleted else xw.Status.LOADED}
-                              for row, rec in new_rows])
+                same = {"source_system": system, "source_object": obj, "run_id": run_id, "updated_at": stamp}
+                insert_many(conn, staging, [
+                    {"source_id": rec.source_id, "entity": rec.entity, "content_hash": row["content_hash"],
+                     "data": rec.data if rec.plain else to_json(rec.data), "deleted": rec.deleted}
+                    for row, rec in new_rows], same)
+                xw.add(conn, [{"source_id": rec.source_id, "entity": rec.entity, "content_hash": row["content_hash"],
+                               "status": xw.Status.DELETED if rec.deleted else xw.Status.LOADED}
+                              for row, rec in new_rows], same=same)
                 result.inserted += len(new_rows)
             for row, rec in changed_rows:
                 key = (staging.c.source_system == system) & (staging.c.source_object == obj) & (
                     staging.c.source_id == rec.source_id)
                 conn.execute(staging.update().where(key).values(
-                    data=to_json(rec.data), deleted=rec.deleted, content_hash=row["content_hash"],
-                    entity=rec.entity, run_id=run_id, updated_at=stamp))
+                    data=rec.data if rec.plain else to_json(rec.data), deleted=rec.deleted,
+                    content_hash=row["content_hash"], entity=rec.entity, run_id=run_id, updated_at=stamp))
                 xw.restage(conn, system, obj, rec.source_id, content_hash=row["content_hash"], run_id=run_id,
                            at=stamp, deleted=rec.deleted)
                 result.updated += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
@@ -118,6 +119,8 @@ _SHAPE_ONLY = frozenset({
 """Keywords whose verdict depends only on a record's keys and value types (formats are not
 enforced), so the verdict for one record holds for every record of the same shape."""
 _MAX_SHAPES = 4096
+_SCALARS = frozenset({str, int, bool, type(None), Decimal})
+"""Value types whose verdict depends on the type alone (a float's depends on being whole too)."""
 
 
 def _shape_only(schema: Any) -> bool:
@@ -177,10 +180,17 @@ class SchemaCheck:
             return None
         if self._by_shape is None:
             return self._verdict(record)
-        budget = [256]
-        shape = _shape(record, budget)
-        if budget[0] < 0:
-            return self._verdict(record)
+        shape: Any = None
+        if type(record) is dict:
+            # the common case, a flat record of plain values: its shape in two C-speed tuples
+            types = tuple(map(type, record.values()))
+            if _SCALARS.issuperset(types):
+                shape = (tuple(record), types)
+        if shape is None:
+            budget = [256]
+            shape = _shape(record, budget)
+            if budget[0] < 0:
+                return self._verdict(record)
         if shape not in self._by_shape:
             if len(self._by_shape) >= _MAX_SHAPES:
                 self._by_shape.clear()
@@ -346,7 +356,7 @@ class Loader:
             quarantined(sid, bad[0], bad[1])
             return
         try:
-            result = self.mapping.apply(plan.name, record)
+            result = self.mapping.apply(plan.name, record, sid)
         except MappingFailed:
             raise
         except Exception as exc:  # a bug or a library choking on odd input: keep the record, say so
@@ -355,7 +365,8 @@ class Loader:
         if isinstance(result, Mapped):
             data = staged_data(result)
             outcomes.staged.append(FingerprintedRecord(self.system, plan.name, result.source.id,
-                                                       plan.compiled.entity.entity, data, fingerprint=fp))
+                                                       plan.compiled.entity.entity, data, plain=True,
+                                                       fingerprint=fp))
         elif isinstance(result, Deleted):
             outcomes.deleted.append(FingerprintedRecord(self.system, plan.name, result.source.id,
                                                         plan.compiled.entity.entity, {}, deleted=True, fingerprint=fp))

@@ -179,7 +179,9 @@ class BatchWriter:
             staged = [r for r in staged if r.source_id not in echoes]
             written.unchanged += len(echoes)
         if staged:
-            result: StageResult = self.store.stage(conn, staged, self.run_id)
+            # known_rows was read under the run lock just before: when it has none of the batch's
+            # records, none is in the crosswalk and the store need not look them up again
+            result: StageResult = self.store.stage(conn, staged, self.run_id, all_new=not known_rows)
             written.inserted, written.updated = result.inserted, result.updated
             written.unchanged += result.unchanged
             back = [r.source_id for r in outcomes.staged
