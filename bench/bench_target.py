@@ -11,8 +11,9 @@ in the same run and on the same machine:
 2. tap-crm2-finance | target-crm2   into a fresh SQLite store: mapping, validation, staging;
    the ratio of the two is what the mapping and the store add;
 3. the tap's output saved once, then fed to target-crm2 twice — first into a fresh store, then
-   again (a re-run of the same input): the re-run must write nothing, and its work beyond
-   start-up must be >= 5x cheaper (CPU time) than the first load's;
+   again (a re-run of the same input, three times): the re-run must write nothing, and its work
+   beyond start-up must be >= 5x cheaper (CPU time) than the first load's (each the least CPU of
+   its repeats: the work is the same each time, the excess is the machine's noise);
 4. the full pipe again over the loaded store (the tap still reads everything: no state given);
 4b. the first-load pipe again with Singer BATCH messages (the tap writes JSON Lines files of
    10,000 records and sends one BATCH message per file, as ``crm2 sync`` runs crm2's own taps;
@@ -232,9 +233,17 @@ def main() -> None:
         t_start, cpu_start = min(startup(target, config, work / "schemas.singer", "start", tries=1)
                                  for config in fresh)
         t_first, _ = run(f"{target} --config {target_config('replay')}", stdin=work / "input.singer", label="first")
-        t_again, again = run(f"{target} --config {target_config('replay')}", stdin=work / "input.singer",
-                             label="again")
-        second = totals(counts(again.stderr))
+        # The re-run three times (the same input into the loaded store: the same work each time,
+        # nothing written), its least CPU kept, as start-up's is: at the quick size its work is a
+        # few tenths of a second, where one run's noise flips the check
+        again_cpu = []
+        for _ in range(3):
+            t_again, again = run(f"{target} --config {target_config('replay')}", stdin=work / "input.singer",
+                                 label="again")
+            again_cpu.append(CPU["again"])
+            second = totals(counts(again.stderr))
+            assert not (second.get("inserted", 0) + second.get("updated", 0) + second.get("deleted", 0)), second
+        CPU["again"] = min(again_cpu)
         t_start_loaded, cpu_start_loaded = startup(target, work / "replay.json", work / "schemas.singer", "start")
         t_peer = None
         side: dict[str, list[float]] = {"crm2": [], "crm2_cpu": [], "peer": [], "peer_cpu": []}
@@ -285,7 +294,8 @@ def main() -> None:
           f"{cpu_ratio:.1f}x by CPU time; staged rows {staged:,}, written on re-run: {written}")
     print(f"target-crm2 start-up, no records  {t_start:7.2f}s  (CPU {cpu_start:.2f}s) fresh store; "
           f"{t_start_loaded:.2f}s (CPU {cpu_start_loaded:.2f}s) loaded store; best of 3")
-    work_first = max(CPU["first"] - cpu_start, 0.0)
+    # the least CPU of the first loads (the side-by-side rounds are first loads too), as for the re-run
+    work_first = max(min([CPU["first"], *side["crm2_cpu"]]) - cpu_start, 0.0)
     work_again = max(CPU["again"] - cpu_start_loaded, 0.0)
     # A re-run whose work is below 1 ms per 1,000 records is within start-up noise: count it as that.
     work_ratio = work_first / max(work_again, n / 1_000_000)

@@ -51,6 +51,8 @@ class _OutOfRange(ValueError):
 
 def _float(text: str) -> Decimal:
     """msgspec's hook for every number with a fraction or exponent: exact, and in range."""
+    if len(text) <= 40 and "e" not in text and "E" not in text:
+        return Decimal(text)  # no exponent and at most 40 characters: far inside the range (money, mostly)
     value = Decimal(text)
     if value and not _SMALLEST_EXPONENT <= value.adjusted() < NUMBER_EXPONENT_LIMIT \
             and (value.adjusted() != NUMBER_EXPONENT_LIMIT or abs(value) > _LARGEST):
