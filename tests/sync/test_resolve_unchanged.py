@@ -8,36 +8,17 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from test_resolve_golden import CONFIG, HUAWEI, stage
 
 from sync.resolve import load_match_config, resolve_all, unmerge
 from sync.resolve.spec import MatchConfig
 from sync.store.schema import crosswalk
-from sync.store.store import StagedRecord, Store
-
-CONFIG = Path(__file__).resolve().parents[2] / "config" / "match.yml"
+from sync.store.store import Store
 
 
 @pytest.fixture(scope="module")
 def config() -> MatchConfig:
     return load_match_config(CONFIG)
-
-
-def customer(system: str, source_id: str, **data: str) -> StagedRecord:
-    obj = {"salesforce": "Account", "finance": "customers", "sales": "accounts"}[system]
-    return StagedRecord(system, obj, source_id, "customer", data)
-
-
-HUAWEI = [
-    customer("salesforce", "001A", name="北京華為科技有限公司", phone="+861062345678", country="CN"),
-    customer("finance", "C001", name="北京华为科技", phone="010 6234 5678", country="CN",
-             email="ap@huawei-bj.cn"),
-    customer("sales", "ACC-1", name="Beijing Huawei Keji Co., Ltd.", phone="+86 10 6234 5678", country="CN"),
-]
-
-
-def stage(store: Store, records: list[StagedRecord]) -> None:
-    with store.begin() as conn:
-        store.stage(conn, records, None)
 
 
 def golden_of(store: Store, ref: str) -> str | None:
