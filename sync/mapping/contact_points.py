@@ -108,7 +108,8 @@ def phone_e164(value: Any, default_region: str | None = None) -> str:
     if not text or len(text) > 64:
         raise TransformError("not a valid phone number")
     # Chinese writes an extension as "转801" / "分机801"; phonenumbers reads "ext."
-    text = _CJK_EXTENSION.sub(" ext. ", text)
+    if not text.isascii():  # the pattern needs CJK characters: ASCII text is left as it is
+        text = _CJK_EXTENSION.sub(" ext. ", text)
     region = None
     if default_region:
         from sync.mapping.countries import country_code
