@@ -5,7 +5,7 @@ from __future__ import annotations
 import gettext
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -67,7 +67,14 @@ def country_code(value: Any) -> str:
     text = as_text(value)
     if len(text) > 100:
         raise TransformError("not a known country")
-    code = _index().get(_fold(text))
+    code = _lookup(text)
     if code is None:
         raise TransformError("not a known country")
     return code
+
+
+@lru_cache(maxsize=4096)
+def _lookup(text: str) -> str | None:
+    # remembered per text: a phone number's default region is looked up once per customer, and
+    # customers share a few countries; folding (NFKD, a regex) costs more than the look-up
+    return _index().get(_fold(text))

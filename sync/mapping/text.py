@@ -51,7 +51,9 @@ def fullwidth_to_halfwidth(value: Any) -> str:
 
     Unlike NFKC this leaves everything else alone (circled digits, CJK compatibility forms).
     """
-    return as_text(value).translate(_HALFWIDTH)
+    text = as_text(value)
+    # every code point _HALFWIDTH maps is beyond ASCII: ASCII text is returned as it is, unscanned
+    return text if text.isascii() else text.translate(_HALFWIDTH)
 
 
 _HALFWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: " "}
