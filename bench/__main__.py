@@ -51,7 +51,7 @@ PLANS: dict[str, Plan] = {
     "salesforce_extract": Plan(quick=["--accounts", "10000"]),
     "target": Plan(quick=["--records", "20000"],
                    quick_note="20,000 records: at 10,000 the re-run's work beyond start-up is about 0.3 CPU s, "
-                              "close to the noise of the start-up taken off it, so the >= 5x check can flip"),
+                              "close to the noise of the start-up taken off it, so the re-run check can flip"),
     "writeback": Plan(quick=["--accounts", "1000"]),
     "enrich": Plan(quick=["--customers", "10000", "--backtest-customers", "2000"],
                    usual=["--customers", "20000"],

@@ -12,8 +12,11 @@ in the same run and on the same machine:
    the ratio of the two is what the mapping and the store add;
 3. the tap's output saved once, then fed to target-crm2 twice — first into a fresh store, then
    again (a re-run of the same input, three times): the re-run must write nothing, and its work
-   beyond start-up must be >= 5x cheaper (CPU time) than the first load's (each the least CPU of
-   its repeats: the work is the same each time, the excess is the machine's noise);
+   beyond start-up must be >= 3x cheaper (CPU time) than the first load's (each the least CPU of
+   its repeats: the work is the same each time, the excess is the machine's noise). The check
+   guards against a re-run that maps and writes again (then both cost the same: 1x). It asked
+   5x while a first load cost 22 CPU s per 100k records; the first load is now about 8.5 and the
+   re-run's ~2 CPU s per 100k did not move, which left 5x inside the noise of a real 4.5-5.8x;
 4. the full pipe again over the loaded store (the tap still reads everything: no state given);
 4b. the first-load pipe again with Singer BATCH messages (the tap writes JSON Lines files of
    10,000 records and sends one BATCH message per file, as ``crm2 sync`` runs crm2's own taps;
@@ -104,6 +107,9 @@ def ledger_rows(n: int, seed: int) -> list[tuple[str, dict[str, Any]]]:
             "updated_at": f"2026-02-{1 + j % 28:02d}T{j % 24:02d}:00:00Z"}))
     return rows
 
+
+RERUN_GOAL = 3.0
+"""How much cheaper than a first load (work beyond start-up, CPU) an unchanged re-run must be."""
 
 CPU: dict[str, float] = {}
 
@@ -300,8 +306,8 @@ def main() -> None:
     # A re-run whose work is below 1 ms per 1,000 records is within start-up noise: count it as that.
     work_ratio = work_first / max(work_again, n / 1_000_000)
     print(f"  beyond start-up: first {work_first:.2f} CPU s ({n / max(work_first, 1e-9):,.0f} records/s), "
-          f"re-run {work_again:.2f} CPU s: {work_ratio:.1f}x cheaper (target >= 5x; CPU time is what a shared "
-          f"machine cannot blur)")
+          f"re-run {work_again:.2f} CPU s: {work_ratio:.1f}x cheaper (target >= {RERUN_GOAL:g}x; CPU time is what "
+          f"a shared machine cannot blur)")
     print(f"tap | target-crm2 (loaded store)  {t_pipe_again:7.2f}s  {n / t_pipe_again:10,.0f} records/s")
     if t_peer is not None:
         med = {k: statistics.median(v) for k, v in side.items()}
@@ -318,7 +324,7 @@ def main() -> None:
               f"{by_cpu:.2f} by CPU time (median of the rounds' ratios; goal >= 0.8)")
     else:
         print("target-jsonl: not run (--no-peer, or it could not be installed)")
-    ok = work_ratio >= 5 and not written
+    ok = work_ratio >= RERUN_GOAL and not written
     print("re-run check:", "ok" if ok else "FAILED")
     sys.exit(0 if ok else 1)
 
