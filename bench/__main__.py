@@ -65,6 +65,7 @@ PLANS: dict[str, Plan] = {
                             quick_note="1,000 customers: the direction only; docs/scoring.md uses 4,000"),
     "churn_features": Plan(quick=["--customers", "1000", "--seeds", "42"],
                            quick_note="1,000 customers, one seed: the docs' figures use 4,000 and both seeds"),
+    "contact_points": Plan(quick=["--records", "20000"]),
     "sync": Plan(quick=["--customers", "2000"], usual=["--customers", "20000"],
                  why="the 20x goal is stated at 20k customers; 100k takes over an hour: pass --customers 100000",
                  quick_note="2,000 customers: the start-up of the programs a sync runs is most of the re-run, "

@@ -1,7 +1,8 @@
-"""CPU seconds of the customer contact-point transforms over the customers of a saved bench input.
+"""CPU seconds of the customer contact-point transforms over the customers of bench_target.py's ledger.
 
+    .venv/bin/python bench/bench_contact_points.py                     # bench_target's 100k ledger
     .venv/bin/python bench/bench_target.py --records 100000 --save-input /tmp/ledger.singer
-    .venv/bin/python bench/bench_contact_points.py /tmp/ledger.singer
+    .venv/bin/python bench/bench_contact_points.py /tmp/ledger.singer  # the same customers, as the tap sent them
 
 Each transform runs once over every customer record (the applier's per-value memo left out: the
 customers' phones and addresses are all distinct). "whole address" is what ``email`` did before
@@ -54,8 +55,18 @@ def cpu(fn: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]], clea
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", type=Path, help="a Singer input saved by bench_target.py --save-input")
-    records = customers(parser.parse_args().input)
+    parser.add_argument("input", type=Path, nargs="?",
+                        help="a Singer input saved by bench_target.py --save-input (default: generate "
+                             "bench_target.py's ledger in memory)")
+    parser.add_argument("--records", type=int, default=100_000,
+                        help="without an input: ledger size, one customer per five records (default 100000)")
+    args = parser.parse_args()
+    if args.input is not None:
+        records = customers(args.input)
+    else:
+        from bench_target import ledger_rows
+
+        records = [row for stream, row in ledger_rows(args.records, 7) if stream == "customers"]  # its default seed
 
     def clear() -> None:
         contact_points._email_domain.cache_clear()
