@@ -8,10 +8,11 @@ Keys are prefixed with the rule name so different rules never collide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import product
 from typing import Any
 
+from sync.resolve.memo import per_value
 from sync.resolve.normalize import NORMALIZERS
 from sync.resolve.spec import BlockingRule
 
@@ -25,6 +26,8 @@ def field_value(record: Mapping[str, Any], path: str | Sequence[str]) -> Any:
     if not isinstance(path, str):
         values = [field_value(record, p) for p in path]
         return values if any(v not in (None, "") for v in values) else None
+    if "." not in path:  # the common case, without splitting the path for every record
+        return record.get(path) if isinstance(record, Mapping) else None
     value: Any = record
     for part in path.split("."):
         if not isinstance(value, Mapping):
@@ -33,16 +36,27 @@ def field_value(record: Mapping[str, Any], path: str | Sequence[str]) -> Any:
     return value
 
 
+def _part_values(normalize: Callable[[Any], Any]) -> Callable[[Any], tuple[str, ...]]:
+    def values(raw: Any) -> tuple[str, ...]:
+        value = normalize(raw)
+        return tuple(str(v) for v in (value if isinstance(value, list) else [value]) if v)
+    return values
+
+
+# a key part's strings from one raw value: the same value (a surname, a birth date, a postcode)
+# recurs across many records and is normalised once
+PART_VALUES = {name: per_value(_part_values(fn)) for name, fn in NORMALIZERS.items()}
+
+
 def keys_for(record: Mapping[str, Any], rules: Iterable[BlockingRule]) -> list[str]:
     keys: set[str] = set()
     for rule in rules:
-        parts: list[list[str]] = []
+        parts: list[tuple[str, ...]] = []
         for part in rule.key:
-            value = NORMALIZERS[part.normalize](field_value(record, part.field))
-            values = [v for v in (value if isinstance(value, list) else [value]) if v]
+            values = PART_VALUES[part.normalize](field_value(record, part.field))
             if not values:
                 break
-            parts.append([str(v) for v in values])
+            parts.append(values)
         else:
             keys.update(f"{rule.name}:" + "|".join(combo) for combo in product(*parts))
     return sorted(keys)

@@ -35,6 +35,7 @@ from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
+from sync.store.bulk import insert_many
 from sync.store.marks import decisions_mark, source_mark
 from sync.store.schema import (
     bookmarks,
@@ -208,10 +209,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
                   "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
                   "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
             rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
-        key_rows = [{"entity": entity, "key": key[:255], "rid": rid_of[ref]}
-                    for ref, (_, keys) in prepared.items() for key in dict.fromkeys(k[:255] for k in keys)]
-        if key_rows:
-            conn.execute(match_keys.insert(), key_rows)
+        # about ten keys a record: straight to the driver, not through SQLAlchemy's per-row parameters
+        insert_many(conn, match_keys, [{"key": key, "rid": rid_of[ref]} for ref, (_, keys) in prepared.items()
+                                       for key in dict.fromkeys(k[:255] for k in keys)], {"entity": entity})
         dirty.extend(rid_of.values())
     result.changed = len(dirty)
     return dirty, touched

@@ -17,6 +17,7 @@ from typing import Any
 
 from sync.resolve.blocking import field_value
 from sync.resolve.comparators import COMPARATORS
+from sync.resolve.memo import per_value
 from sync.resolve.spec import INCOMPARABLE, EntityRules
 
 Features = list[Any]
@@ -44,12 +45,17 @@ def levels_from_details(details: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"comparison": c, "level": lv, "weight": w} for c, lv, w in (details or {}).get("levels", [])]
 
 
+PREPARE = {name: per_value(c.prepare) for name, c in COMPARATORS.items()}
+"""Each comparator's ``prepare``, memoised per value (shared by every Scorer: it is pure)."""
+
+
 class Scorer:
     """Prepared once per entity's rules; scores many pairs fast."""
 
     def __init__(self, rules: EntityRules) -> None:
         self.rules = rules
-        self._prepare = [(c.field, COMPARATORS[c.comparator].prepare) for c in rules.comparisons]
+        # a field's value recurs across records (names, suburbs, postcodes): prepared once each
+        self._prepare = [(c.field, PREPARE[c.comparator]) for c in rules.comparisons]
         self._compare = [COMPARATORS[c.comparator].similarity for c in rules.comparisons]
         self._levels = [[(lv.at_least if lv.at_least is not None else -1.0, lv.label, lv.match_weight)
                          for lv in c.levels] for c in rules.comparisons]

@@ -1,0 +1,45 @@
+"""Memoised per-value preparation: a normaliser or comparator ``prepare`` runs once per distinct value.
+
+Person and customer fields repeat heavily (given names, surnames, suburbs, postcodes, birth
+years: at 100k Febrl-like records most values were seen before), and preparing a value is a pure
+function of that one value. A bounded LRU cache per function keeps the repeats from being
+normalised again; memory stays flat however many records a run prepares.
+
+Only text values (and lists of text or None, a multi-field value such as ``[given_name,
+surname]``) are cached: their equality is their identity. Numbers are not, because ``1``,
+``1.0`` and ``True`` are equal keys for a cache yet ``str`` of each differs. A list result is
+handed out as a fresh copy, so a caller that changes it cannot change what the next record gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+VALUES = 1 << 16
+"""Distinct values kept per function: a few MB at most, and the common values stay cached."""
+
+
+def per_value(fn: Callable[[Any], Any], size: int = VALUES) -> Callable[[Any], Any]:
+    """``fn`` with its results cached by value (see the module's note for which values)."""
+
+    @lru_cache(maxsize=size)
+    def text(value: str) -> Any:
+        return fn(value)
+
+    @lru_cache(maxsize=size)
+    def several(values: tuple[str | None, ...]) -> Any:
+        return fn(list(values))
+
+    def run(value: Any) -> Any:
+        if type(value) is str:
+            out = text(value)
+        elif type(value) is list and all(v is None or type(v) is str for v in value):
+            out = several(tuple(value))
+        else:
+            return fn(value)
+        return list(out) if type(out) is list else out
+
+    run.cache_clear = lambda: (text.cache_clear(), several.cache_clear())  # type: ignore[attr-defined]
+    return run
