@@ -60,3 +60,50 @@ def keys_for(record: Mapping[str, Any], rules: Iterable[BlockingRule]) -> list[s
         else:
             keys.update(f"{rule.name}:" + "|".join(combo) for combo in product(*parts))
     return sorted(keys)
+
+
+def keys_for_many(records: Sequence[Mapping[str, Any]], rules: Sequence[BlockingRule]) -> list[list[str]]:
+    """:func:`keys_for` of a page of records, the same keys in the same order, column by column.
+
+    Each distinct ``field | normaliser`` part (the febrl rules have 16 parts but 11 distinct
+    ones) is read and normalised once per record for the whole page, and each distinct value
+    once (through the per-value memo); a record's keys are then joined from those columns.
+    Per record and part that leaves a list index and a string join instead of a field look-up,
+    a normaliser call and a product: at 100k person records this was most of preparation.
+    """
+    distinct: dict[tuple[str | tuple[str, ...], str], int] = {}
+    plan: list[tuple[str, list[int]]] = []
+    for rule in rules:
+        at = []
+        for part in rule.key:
+            field = part.field if isinstance(part.field, str) else tuple(part.field)
+            at.append(distinct.setdefault((field, part.normalize), len(distinct)))
+        plan.append((f"{rule.name}:", at))
+    columns: list[list[tuple[str, ...]]] = []
+    for field, normalize in distinct:
+        values = PART_VALUES[normalize]
+        columns.append([values(v) for v in _column(records, field)])
+    found: list[set[str]] = [set() for _ in records]
+    for prefix, at in plan:  # rule by rule, over the page's columns
+        if len(at) == 1:
+            for keys, values in zip(found, columns[at[0]], strict=True):
+                keys.update(prefix + v for v in values)
+            continue
+        for keys, parts in zip(found, zip(*(columns[i] for i in at), strict=True), strict=True):
+            if all(parts):
+                keys.update(prefix + "|".join(combo) for combo in product(*parts))
+    return [sorted(keys) for keys in found]
+
+def _column(records: Sequence[Mapping[str, Any]], field: str | tuple[str, ...]) -> list[Any]:
+    """``field_value`` of every record; plain (undotted) fields read with one ``get`` each."""
+    if isinstance(field, str):
+        if "." in field:
+            return [field_value(record, field) for record in records]
+        return [record.get(field) if isinstance(record, dict) else field_value(record, field) for record in records]
+    if any("." in f for f in field) or not all(isinstance(r, dict) for r in records):
+        return [field_value(record, list(field)) for record in records]
+    out = []
+    for record in records:
+        several = [record.get(f) for f in field]
+        out.append(several if any(v not in (None, "") for v in several) else None)
+    return out

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from sync.resolve.blocking import keys_for
+from sync.resolve.blocking import keys_for_many
 from sync.resolve.cluster import UnionFind, assign_ids, group
 from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
@@ -192,8 +192,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
         changed = [r for r in rows if r.rid is not None]
         new = [r for r in rows if r.rid is None]
         datas = _with_references(conn, rules, rows)
-        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(d), keys_for(d, rules.blocking))
-                    for r, d in zip(rows, datas, strict=True)}
+        keys = keys_for_many(datas, rules.blocking)
+        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(d), k)
+                    for r, d, k in zip(rows, datas, keys, strict=True)}
         _forget(conn, [r.rid for r in changed], drop_records=False)
         if changed:
             conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
