@@ -304,7 +304,8 @@ def _score_set_based(engine: str, conn: Connection, entity: str, rules: EntityRu
     big = set() if whole else _big_keys(conn, entity, rules)
 
     def write(rows: list[dict[str, Any]]) -> None:
-        conn.execute(match_pairs.insert(), [{"entity": entity, "run_id": run_id, **x} for x in rows])
+        # a page of kept pairs straight to the driver, the details as JSON text by orjson
+        insert_many(conn, match_pairs, rows, {"entity": entity, "run_id": run_id})
     if engine == "spark":
         from sync.resolve import spark
 
