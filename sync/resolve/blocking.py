@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import product
 from typing import Any
 
-from sync.resolve.memo import per_value
+from sync.resolve.memo import column, per_value
 from sync.resolve.normalize import NORMALIZERS
 from sync.resolve.spec import BlockingRule
 
@@ -82,7 +82,7 @@ def keys_for_many(records: Sequence[Mapping[str, Any]], rules: Sequence[Blocking
     columns: list[list[tuple[str, ...]]] = []
     for field, normalize in distinct:
         values = PART_VALUES[normalize]
-        columns.append([values(v) for v in _column(records, field)])
+        columns.append(column(values, field_column(records, field)))
     found: list[set[str]] = [set() for _ in records]
     for prefix, at in plan:  # rule by rule, over the page's columns
         if len(at) == 1:
@@ -94,7 +94,7 @@ def keys_for_many(records: Sequence[Mapping[str, Any]], rules: Sequence[Blocking
                 keys.update(prefix + "|".join(combo) for combo in product(*parts))
     return [sorted(keys) for keys in found]
 
-def _column(records: Sequence[Mapping[str, Any]], field: str | tuple[str, ...]) -> list[Any]:
+def field_column(records: Sequence[Mapping[str, Any]], field: str | tuple[str, ...]) -> list[Any]:
     """``field_value`` of every record; plain (undotted) fields read with one ``get`` each."""
     if isinstance(field, str):
         if "." in field:

@@ -193,8 +193,8 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
         new = [r for r in rows if r.rid is None]
         datas = _with_references(conn, rules, rows)
         keys = keys_for_many(datas, rules.blocking)
-        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(d), k)
-                    for r, d, k in zip(rows, datas, keys, strict=True)}
+        prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
+                    for r, f, k in zip(rows, scorer.features_many(datas), keys, strict=True)}
         _forget(conn, [r.rid for r in changed], drop_records=False)
         if changed:
             conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
@@ -211,8 +211,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
                   "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
             rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
         # about ten keys a record: straight to the driver, not through SQLAlchemy's per-row parameters
-        insert_many(conn, match_keys, [{"key": key, "rid": rid_of[ref]} for ref, (_, keys) in prepared.items()
-                                       for key in dict.fromkeys(k[:255] for k in keys)], {"entity": entity})
+        # sorted by key, the table's primary key order: each page's inserts land close together
+        key_rows = sorted({(k[:255], rid_of[ref]) for ref, (_, keys) in prepared.items() for k in keys})
+        insert_many(conn, match_keys, [{"key": key, "rid": rid} for key, rid in key_rows], {"entity": entity})
         dirty.extend(rid_of.values())
     result.changed = len(dirty)
     return dirty, touched

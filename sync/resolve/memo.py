@@ -43,3 +43,20 @@ def per_value(fn: Callable[[Any], Any], size: int = VALUES) -> Callable[[Any], A
 
     run.cache_clear = lambda: (text.cache_clear(), several.cache_clear())  # type: ignore[attr-defined]
     return run
+
+
+def column(fn: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """``fn`` (a :func:`per_value` function) of each value of a page's column: a text value met
+    again in the page is looked up in a plain dict, without a call."""
+    seen: dict[str, Any] = {}
+    out = []
+    for value in values:
+        if type(value) is str:
+            if value in seen:
+                found = seen[value]
+            else:
+                found = seen[value] = fn(value)
+            out.append(list(found) if type(found) is list else found)
+        else:
+            out.append(fn(value))
+    return out

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync.resolve.blocking import field_value
+from sync.resolve.blocking import field_column, field_value
 from sync.resolve.comparators import COMPARATORS
-from sync.resolve.memo import per_value
+from sync.resolve.memo import column, per_value
 from sync.resolve.spec import INCOMPARABLE, EntityRules
 
 Features = list[Any]
@@ -68,6 +68,12 @@ class Scorer:
 
     def features(self, record: Mapping[str, Any]) -> Features:
         return [prep(field_value(record, field)) for field, prep in self._prepare]
+
+    def features_many(self, records: Sequence[Mapping[str, Any]]) -> list[Features]:
+        """:meth:`features` of a page of records, comparison by comparison over the page's columns."""
+        columns = [column(prep, field_column(records, field if isinstance(field, str) else tuple(field)))
+                   for field, prep in self._prepare]
+        return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in records]
 
     def score(self, a: Sequence[Any], b: Sequence[Any]) -> PairScore:
         total = 0.0
