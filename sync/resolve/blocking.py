@@ -81,8 +81,7 @@ def keys_for_many(records: Sequence[Mapping[str, Any]], rules: Sequence[Blocking
         plan.append((f"{rule.name}:", at))
     columns: list[list[tuple[str, ...]]] = []
     for field, normalize in distinct:
-        values = PART_VALUES[normalize]
-        columns.append(column(values, field_column(records, field)))
+        columns.append(column(PART_VALUES[normalize], field_column(records, field)))
     found: list[set[str]] = [set() for _ in records]
     for prefix, at in plan:  # rule by rule, over the page's columns
         if len(at) == 1:

@@ -41,7 +41,6 @@ def per_value(fn: Callable[[Any], Any], size: int = VALUES) -> Callable[[Any], A
             return fn(value)
         return list(out) if type(out) is list else out
 
-    run.cache_clear = lambda: (text.cache_clear(), several.cache_clear())  # type: ignore[attr-defined]
     return run
 
 
