@@ -220,12 +220,12 @@ def person_tokens(value: Any) -> list[str] | None:
 
 # A whole name (given name and surname together) is nearly unique per person, but its words
 # are not: each word is split and spelled in Latin letters once.
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _name_words(s: str) -> tuple[str, ...]:
     return tuple(_PUNCT.sub(" ", simplified(s)).split())
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
 def _name_tokens(part: str, whole: bool) -> tuple[str, ...]:
     if not has_cjk(part):
         return (_ascii_fold(part),)
