@@ -538,14 +538,14 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
             if gid in existing:
                 updates.append({"b_gid": gid, "b_data": data})
             else:
-                inserts.append({"golden_id": gid, "entity": entity, "data": data, "merged_into": None,
-                                "run_id": run_id, "created_at": stamp, "updated_at": stamp})
+                inserts.append({"golden_id": gid, "data": data})
             for n, ref in enumerate(refs):
                 system, source_object, source_id = parse_ref(ref)
                 xwalk.append((system, source_object, source_id, gid,
                               xw.Status.LOADED if n == 0 else xw.Status.MERGED))
-        if inserts:
-            conn.execute(golden.insert(), inserts)
+        # a first run writes a golden record per cluster: straight to the driver, JSON by orjson
+        insert_many(conn, golden, inserts, {"entity": entity, "merged_into": None, "run_id": run_id,
+                                            "created_at": stamp, "updated_at": stamp})
         if updates:
             conn.execute(golden.update().where(golden.c.golden_id == sa.bindparam("b_gid")).values(
                 data=sa.bindparam("b_data"), merged_into=None, run_id=run_id, updated_at=stamp), updates)
