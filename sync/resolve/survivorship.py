@@ -82,8 +82,9 @@ def pick(field_name: str, members: Sequence[Member], rule: FieldRule,
             value = m.data[field_name]
             return value if isinstance(value, str | int | float | bool) else json.dumps(
                 value, sort_keys=True, default=str)
-        counts = Counter(canon(m) for m in ordered)
-        best = min(ordered, key=lambda m: -counts[canon(m)])
+        keyed_values = [(canon(m), m) for m in ordered]  # each member's value made comparable once
+        counts = Counter(k for k, _ in keyed_values)
+        best = min(keyed_values, key=lambda km: -counts[km[0]])[1]
     return best.data[field_name], best
 
 
