@@ -379,13 +379,45 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def person_crm2(n: int, seed: int, engine: str, rules: str | None = None) -> dict[str, Any]:
+def cpu_by_step() -> dict[str, float]:
+    """CPU s of each step of a resolve (and of staging), filled as they run: wraps the engine's steps.
+
+    Indented names are parts of the step above them. For ``--cpu-by-step``: where crm2's time goes."""
+    from sync.resolve import engine as eng
+    from sync.resolve.scoring import Scorer
+    from sync.store.store import Store
+
+    spent: dict[str, float] = {}
+
+    def timed(owner: Any, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = _cpu()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[label] = round(spent.get(label, 0.0) + _cpu() - start, 2)
+        setattr(owner, name, run)
+    timed(Store, "stage", "staging")
+    timed(eng, "_refresh", "refresh: prepare values and keys, write them")
+    timed(Scorer, "features_many", "  prepared values (Scorer.features_many)")
+    timed(eng, "keys_for_many", "  blocking keys (keys_for_many)")
+    timed(eng, "_score_set_based", "score: candidates and pairs (set-based), write kept pairs")
+    timed(eng, "_score", "score: candidates and pairs (per pair), write kept pairs")
+    timed(eng, "_recluster", "cluster, golden records, crosswalk")
+    timed(eng, "survive", "  survivorship")
+    return spent
+
+
+def person_crm2(n: int, seed: int, engine: str, rules: str | None = None, by_step: bool = False) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from sync.resolve import load_match_config, resolve
     from sync.store.schema import crosswalk, match_pairs, match_records
     from sync.store.store import StagedRecord, Store
 
+    steps = cpu_by_step() if by_step else None
     df, truth = persons(n, seed)
     cpu0, t0 = _cpu(), time.perf_counter()
     config = load_match_config(rules or ROOT / "config" / "match.febrl.yml")
@@ -407,7 +439,7 @@ def person_crm2(n: int, seed: int, engine: str, rules: str | None = None) -> dic
             sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid).where(match_pairs.c.decision == "match"))}
     return {"system": f"crm2 ({engine})", **_person_scores(predicted, links, truth), "cpu_s": round(cpu, 1),
             "wall_s": round(wall, 1), "pairs_per_record": round(result.pairs_scored / max(result.records, 1), 2),
-            "peak_mb": round(peak_mb())}
+            "peak_mb": round(peak_mb()), **({"cpu_by_step": steps} if steps is not None else {})}
 
 
 def _true_pairs(truth: dict[str, str]) -> int:
@@ -510,11 +542,13 @@ def main() -> None:
     parser.add_argument("--person-rules", help="match rules for --vs-splink (default config/match.febrl.yml)")
     parser.add_argument("--engine", default="duckdb", choices=["duckdb", "python", "spark"],
                         help="crm2's resolve engine")
+    parser.add_argument("--cpu-by-step", action="store_true",
+                        help="with --task person-crm2: CPU s of each resolve step (staging, refresh, score, cluster)")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
         if args.task == "person-crm2":
-            out = person_crm2(args.customers[0], args.seed, args.engine, args.person_rules)
+            out = person_crm2(args.customers[0], args.seed, args.engine, args.person_rules, args.cpu_by_step)
         elif args.task == "person-splink":
             out = person_splink(args.customers[0], args.seed)
         elif args.task == "synthetic":

@@ -28,13 +28,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from sync.resolve.blocking import keys_for
+from sync.resolve.blocking import keys_for_many
 from sync.resolve.cluster import UnionFind, assign_ids, group
 from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
+from sync.store.bulk import insert_many
 from sync.store.marks import decisions_mark, source_mark
 from sync.store.schema import (
     bookmarks,
@@ -191,8 +192,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
         changed = [r for r in rows if r.rid is not None]
         new = [r for r in rows if r.rid is None]
         datas = _with_references(conn, rules, rows)
-        prepared = {(r.source_system, r.source_object, r.source_id): (scorer.features(d), keys_for(d, rules.blocking))
-                    for r, d in zip(rows, datas, strict=True)}
+        keys = keys_for_many(datas, rules.blocking)
+        prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
+                    for r, f, k in zip(rows, scorer.features_many(datas), keys, strict=True)}
         _forget(conn, [r.rid for r in changed], drop_records=False)
         if changed:
             conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
@@ -208,10 +210,10 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
                   "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
                   "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
             rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
-        key_rows = [{"entity": entity, "key": key[:255], "rid": rid_of[ref]}
-                    for ref, (_, keys) in prepared.items() for key in dict.fromkeys(k[:255] for k in keys)]
-        if key_rows:
-            conn.execute(match_keys.insert(), key_rows)
+        # about ten keys a record: straight to the driver, not through SQLAlchemy's per-row parameters
+        # sorted by key, the table's primary key order: each page's inserts land close together
+        key_rows = sorted({(k[:255], rid_of[ref]) for ref, (_, keys) in prepared.items() for k in keys})
+        insert_many(conn, match_keys, [{"key": key, "rid": rid} for key, rid in key_rows], {"entity": entity})
         dirty.extend(rid_of.values())
     result.changed = len(dirty)
     return dirty, touched
@@ -303,7 +305,8 @@ def _score_set_based(engine: str, conn: Connection, entity: str, rules: EntityRu
     big = set() if whole else _big_keys(conn, entity, rules)
 
     def write(rows: list[dict[str, Any]]) -> None:
-        conn.execute(match_pairs.insert(), [{"entity": entity, "run_id": run_id, **x} for x in rows])
+        # a page of kept pairs straight to the driver, the details as JSON text by orjson
+        insert_many(conn, match_pairs, rows, {"entity": entity, "run_id": run_id})
     if engine == "spark":
         from sync.resolve import spark
 
@@ -535,14 +538,14 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
             if gid in existing:
                 updates.append({"b_gid": gid, "b_data": data})
             else:
-                inserts.append({"golden_id": gid, "entity": entity, "data": data, "merged_into": None,
-                                "run_id": run_id, "created_at": stamp, "updated_at": stamp})
+                inserts.append({"golden_id": gid, "data": data})
             for n, ref in enumerate(refs):
                 system, source_object, source_id = parse_ref(ref)
                 xwalk.append((system, source_object, source_id, gid,
                               xw.Status.LOADED if n == 0 else xw.Status.MERGED))
-        if inserts:
-            conn.execute(golden.insert(), inserts)
+        # a first run writes a golden record per cluster: straight to the driver, JSON by orjson
+        insert_many(conn, golden, inserts, {"entity": entity, "merged_into": None, "run_id": run_id,
+                                            "created_at": stamp, "updated_at": stamp})
         if updates:
             conn.execute(golden.update().where(golden.c.golden_id == sa.bindparam("b_gid")).values(
                 data=sa.bindparam("b_data"), merged_into=None, run_id=run_id, updated_at=stamp), updates)

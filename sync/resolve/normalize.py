@@ -208,20 +208,31 @@ def person_tokens(value: Any) -> list[str] | None:
     for v in values:
         s = text(v)
         if s:
-            parts.extend(_PUNCT.sub(" ", simplified(s)).split())
+            parts.extend(_name_words(s))
     if not parts:
         return None
     tokens: list[str] = []
     whole = len(parts) == 1  # a Chinese name in one field: surname first, then the given name
     for part in parts:
-        if not has_cjk(part):
-            tokens.append(_ascii_fold(part))
-        elif whole and 2 <= len(part) <= 4:
-            cut = 2 if part[:2] in COMPOUND_SURNAMES else 1
-            tokens += ["".join(lazy_pinyin(part[:cut])), "".join(lazy_pinyin(part[cut:]))]
-        else:
-            tokens.append("".join(lazy_pinyin(part)))
+        tokens += _name_tokens(part, whole)
     return sorted(t for t in tokens if t) or None
+
+
+# A whole name (given name and surname together) is nearly unique per person, but its words
+# are not: each word is split and spelled in Latin letters once.
+@lru_cache(maxsize=1 << 12)
+def _name_words(s: str) -> tuple[str, ...]:
+    return tuple(_PUNCT.sub(" ", simplified(s)).split())
+
+
+@lru_cache(maxsize=1 << 12)
+def _name_tokens(part: str, whole: bool) -> tuple[str, ...]:
+    if not has_cjk(part):
+        return (_ascii_fold(part),)
+    if whole and 2 <= len(part) <= 4:
+        cut = 2 if part[:2] in COMPOUND_SURNAMES else 1
+        return ("".join(lazy_pinyin(part[:cut])), "".join(lazy_pinyin(part[cut:])))
+    return ("".join(lazy_pinyin(part)),)
 
 
 def person_key(value: Any) -> str | None:

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sync.resolve.blocking import field_value
+from sync.resolve.blocking import field_column, field_value
 from sync.resolve.comparators import COMPARATORS
+from sync.resolve.memo import column, per_value
 from sync.resolve.spec import INCOMPARABLE, EntityRules
 
 Features = list[Any]
@@ -44,12 +45,17 @@ def levels_from_details(details: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"comparison": c, "level": lv, "weight": w} for c, lv, w in (details or {}).get("levels", [])]
 
 
+PREPARE = {name: per_value(c.prepare) for name, c in COMPARATORS.items()}
+"""Each comparator's ``prepare``, memoised per value (shared by every Scorer: it is pure)."""
+
+
 class Scorer:
     """Prepared once per entity's rules; scores many pairs fast."""
 
     def __init__(self, rules: EntityRules) -> None:
         self.rules = rules
-        self._prepare = [(c.field, COMPARATORS[c.comparator].prepare) for c in rules.comparisons]
+        # a field's value recurs across records (names, suburbs, postcodes): prepared once each
+        self._prepare = [(c.field, PREPARE[c.comparator]) for c in rules.comparisons]
         self._compare = [COMPARATORS[c.comparator].similarity for c in rules.comparisons]
         self._levels = [[(lv.at_least if lv.at_least is not None else -1.0, lv.label, lv.match_weight)
                          for lv in c.levels] for c in rules.comparisons]
@@ -62,6 +68,12 @@ class Scorer:
 
     def features(self, record: Mapping[str, Any]) -> Features:
         return [prep(field_value(record, field)) for field, prep in self._prepare]
+
+    def features_many(self, records: Sequence[Mapping[str, Any]]) -> list[Features]:
+        """:meth:`features` of a page of records, comparison by comparison over the page's columns."""
+        columns = [column(prep, field_column(records, field if isinstance(field, str) else tuple(field)))
+                   for field, prep in self._prepare]
+        return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in records]
 
     def score(self, a: Sequence[Any], b: Sequence[Any]) -> PairScore:
         total = 0.0

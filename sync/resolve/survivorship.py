@@ -44,16 +44,26 @@ def _recency(member: Member, rule: FieldRule) -> str:
     return "" if value is None else str(value)
 
 
-def pick(field_name: str, members: Sequence[Member], rule: FieldRule,
-         default_sources: Sequence[str] | None) -> tuple[Any, Member] | None:
-    candidates = [m for m in members if not _empty(m.data.get(field_name))]
-    if not candidates:
-        return None
+def tie_order(members: Sequence[Member], rule: FieldRule, default_sources: Sequence[str] | None) -> list[Member]:
+    """Members in tie-break order, built with stable sorts: priority, then most recent, then lowest ref."""
     sources = rule.sources or default_sources
-    # tie-break order, built with stable sorts: priority, then most recent, then lowest ref
-    ordered = sorted(candidates, key=lambda m: m.ref)
+    ordered = sorted(members, key=lambda m: m.ref)
     ordered.sort(key=lambda m: _recency(m, rule), reverse=True)
     ordered.sort(key=lambda m: _rank(m.system, sources))
+    return ordered
+
+
+def pick(field_name: str, members: Sequence[Member], rule: FieldRule,
+         default_sources: Sequence[str] | None, ordered_members: Sequence[Member] | None = None,
+         ) -> tuple[Any, Member] | None:
+    """The value of ``field_name`` the rule keeps, and its record. ``ordered_members``: the members
+    already in :func:`tie_order` for this rule (the subset with a value keeps that order, as the
+    stable sorts would give it)."""
+    if ordered_members is None:
+        ordered_members = tie_order(members, rule, default_sources)
+    ordered = [m for m in ordered_members if not _empty(m.data.get(field_name))]
+    if not ordered:
+        return None
     if rule.rule == "source_priority":
         best = ordered[0]
     elif rule.rule == "most_recent":
@@ -72,8 +82,9 @@ def pick(field_name: str, members: Sequence[Member], rule: FieldRule,
             value = m.data[field_name]
             return value if isinstance(value, str | int | float | bool) else json.dumps(
                 value, sort_keys=True, default=str)
-        counts = Counter(canon(m) for m in ordered)
-        best = min(ordered, key=lambda m: -counts[canon(m)])
+        keyed_values = [(canon(m), m) for m in ordered]  # each member's value made comparable once
+        counts = Counter(k for k, _ in keyed_values)
+        best = min(keyed_values, key=lambda km: -counts[km[0]])[1]
     return best.data[field_name], best
 
 
@@ -82,9 +93,21 @@ def survive(members: Sequence[Member], spec: Survivorship) -> tuple[dict[str, An
     names = sorted({k for m in members for k in m.data} - set(spec.ignore))
     fields: dict[str, Any] = {}
     lineage: dict[str, dict[str, str]] = {}
+    # most fields share one rule's tie-break order: sorted once per cluster, not once per field
+    orders: dict[tuple[tuple[str, ...] | None, str], list[Member]] = {}
     for name in names:
         rule = spec.for_field(name)
-        chosen = pick(name, members, rule, spec.default.sources)
+        if len(members) == 1 and rule.rule not in ("max", "min"):  # a lone record's value, whatever the rule
+            value = members[0].data.get(name)
+            if not _empty(value):
+                fields[name] = value
+                lineage[name] = {"source": members[0].ref, "rule": rule.rule}
+            continue
+        sources = rule.sources or spec.default.sources
+        at = (tuple(sources) if sources else None, rule.recency_field)
+        if at not in orders:
+            orders[at] = tie_order(members, rule, spec.default.sources)
+        chosen = pick(name, members, rule, spec.default.sources, orders[at])
         if chosen is None:
             continue
         value, member = chosen
