@@ -40,6 +40,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from bytecode import use_compiled_bytecode  # bench/ is on sys.path as the script's folder
+from peers import peer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests/throwaway_postgres.py
 
@@ -49,7 +50,6 @@ from connectors.sales.tap_config import PaginationConfig
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ROOT / "bench" / "out" / "peers"
 RECORD = b'"type":"RECORD"'
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 TIE = 100
@@ -226,15 +226,7 @@ def bench_finance(url: str, rows: int, workdir: Path, devnull: bool, to_target: 
 
 def tap_postgres() -> Path | None:
     """MeltanoLabs tap-postgres in its own virtualenv (created once); None when it cannot be installed."""
-    venv = PEERS / "tap-postgres"
-    exe = venv / "bin" / "tap-postgres"
-    if not exe.exists():
-        print("installing meltanolabs-tap-postgres into bench/out/peers/tap-postgres (once) ...", flush=True)
-        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
-        if made.returncode == 0:
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                            "meltanolabs-tap-postgres==0.10.0"], capture_output=True)
-    return exe if exe.exists() else None
+    return peer("tap-postgres", "meltanolabs-tap-postgres==0.10.0")
 
 
 def bench_peer(exe: Path, url: str, rows: int, workdir: Path, devnull: bool) -> Run:

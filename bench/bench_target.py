@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bytecode import use_compiled_bytecode  # noqa: E402  (bench/ is on sys.path as the script's folder)
+from peers import peer  # noqa: E402
 
 from connectors.finance.standin import write_ledger  # noqa: E402
 
@@ -156,20 +157,11 @@ def startup(target: str, config: Path, empty: Path, label: str, tries: int = 3) 
     return best_wall, best_cpu
 
 
-PEERS = ROOT / "bench" / "out" / "peers"
 
 
 def target_jsonl() -> Path | None:
     """target-jsonl in its own virtualenv (created once); None when it cannot be installed."""
-    venv = PEERS / "target-jsonl"
-    exe = venv / "bin" / "target-jsonl"
-    if not exe.exists():
-        print("installing target-jsonl into bench/out/peers/target-jsonl (once) ...", flush=True)
-        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
-        if made.returncode == 0:
-            subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "target-jsonl==0.1.4"],
-                           capture_output=True)
-    return exe if exe.exists() else None
+    return peer("target-jsonl", "target-jsonl==0.1.4")
 
 
 def main() -> None:

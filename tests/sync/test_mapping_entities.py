@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from test_mapping_errors import _errors
 
 from sync.mapping import load_mapping
 from sync.mapping.applier import Mapped, Quarantine
-from sync.yamlconf import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,14 +32,6 @@ streams:
       born: {from: dob, transform: date, on_error: "null"}
       visits: n
 """
-
-
-def _errors(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "m.yml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_mapping(path)
-    return [str(p).replace(str(path), "m.yml") for p in info.value.problems]
 
 
 def test_a_declared_entity_maps_typed_values(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from sync.mapping.applier import Mapped
 from sync.mapping.staging import staged_record
 from sync.orchestrate import config, stages
 from sync.resolve import load_match_config, resolve
+from sync.resolve.spec import MatchConfig
 from sync.store import Store
 from sync.store.schema import crosswalk, match_pairs, match_records
 
@@ -218,18 +219,26 @@ def _pairs(store: Store) -> dict[tuple[str, str], tuple[float, str]]:
                 for r in conn.execute(sa.select(match_pairs))}
 
 
+def engine_pairs(folder: Path, rules: MatchConfig, engines: tuple[str, ...],
+                 ) -> dict[str, dict[tuple[str, str], tuple[float, str]]]:
+    """The pairs each engine keeps for the link-only example, each in a store of its own."""
+    folder.mkdir(exist_ok=True)
+    found = {}
+    for engine in engines:
+        with Store.open(folder / f"{engine}.sqlite") as store:
+            _stage_example(store)
+            resolve(store, rules, "person", engine=engine)
+            found[engine] = _pairs(store)
+    return found
+
+
 @pytest.mark.parametrize("link_only", [True, False])
 def test_link_only_engines_agree_and_dedupe_would_pair_within_a_file(tmp_path: Path, link_only: bool) -> None:
     rules = load_match_config(LINK_RULES)
     if not link_only:
         entity = rules.entities["person"].model_copy(update={"link_only": False})
         rules = rules.model_copy(update={"entities": {"person": entity}})
-    found = {}
-    for engine in ("duckdb", "python"):
-        with Store.open(tmp_path / f"{engine}-{link_only}.sqlite") as store:
-            _stage_example(store)
-            resolve(store, rules, "person", engine=engine)
-            found[engine] = _pairs(store)
+    found = engine_pairs(tmp_path / str(link_only), rules, ("duckdb", "python"))
     assert found["duckdb"] == found["python"]
     within = [p for p in found["duckdb"] if p[0].split("/")[0] == p[1].split("/")[0]]
     if link_only:

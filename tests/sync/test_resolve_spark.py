@@ -68,18 +68,10 @@ def test_spark_link_only_scores_the_same_pairs_as_duckdb_and_none_within_a_sourc
                                                                                     tmp_path: Path) -> None:
     """examples/people's two registers with link-only rules (a declared entity): the candidates
     are filtered by source on Spark as on DuckDB."""
-    from test_resolve_declared import LINK_RULES, _stage_example
-    from test_resolve_declared import _pairs as person_pairs
+    from test_resolve_declared import LINK_RULES, engine_pairs
 
-    from sync.resolve import load_match_config, resolve
-    from sync.store import Store
+    from sync.resolve import load_match_config
 
-    rules = load_match_config(LINK_RULES)
-    found = {}
-    for engine in ("duckdb", "spark"):
-        with Store.open(tmp_path / f"{engine}.sqlite") as store:
-            _stage_example(store)
-            resolve(store, rules, "person", engine=engine)
-            found[engine] = person_pairs(store)
+    found = engine_pairs(tmp_path, load_match_config(LINK_RULES), ("duckdb", "spark"))
     assert len(found["duckdb"]) >= 150 and found["spark"] == found["duckdb"]
     assert not [p for p in found["spark"] if p[0].split("/")[0] == p[1].split("/")[0]]
