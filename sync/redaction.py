@@ -2,7 +2,8 @@
 
 Two layers: exact values known to be secret (everything crm2 reads from an environment variable
 named by a config is registered here) and patterns for what looks like a credential or personal
-data (tokens, passwords in URLs or key=value pairs, e-mail addresses, phone numbers).
+data (tokens, passwords in URLs or key=value pairs, e-mail addresses, phone numbers and other
+long numbers).
 """
 
 from __future__ import annotations
@@ -35,8 +36,16 @@ _PHONE = re.compile(r"(?<![\w.-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])")
 _NOT_PHONE = re.compile(r"\d{4}-\d\d-\d\d(\s\d\d?)?|\d{1,3}(\.\d{1,3}){3}|\d+\.\d+")
 
 
+# written the way phone numbers are (a leading +, or digits grouped by separators); a bare run of
+# digits may as well be a tax id, an account or a postal code, so it is masked under a neutral name
+_PHONE_SHAPED = re.compile(r"\+.*|.*\d[\s().-]+\d.*")
+
+
 def _phone(match: re.Match[str]) -> str:
-    return match.group() if _NOT_PHONE.fullmatch(match.group()) else "<phone>"
+    text = match.group()
+    if _NOT_PHONE.fullmatch(text):
+        return text
+    return "<phone>" if _PHONE_SHAPED.fullmatch(text) else "<number>"
 
 _secrets: set[str] = set()
 _lock = threading.Lock()

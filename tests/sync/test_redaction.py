@@ -76,3 +76,19 @@ def test_cli_error_messages_are_redacted(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "SuperSecretPw1" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("call +862162881234 today", "<phone>"),
+    ("call (415) 555-0100 today", "<phone>"),
+    ("call 415 555 0100 today", "<phone>"),
+    ("tax id 91310000123456789X", None),  # letters make it a word: not a number at all
+    ("tax id 913100001234567 filed", "<number>"),
+    ("account 12345678 closed", "<number>"),
+])
+def test_long_numbers_are_masked_under_an_honest_name(text, label):
+    out = redact(text)
+    if label is None:
+        assert out == text
+    else:
+        assert label in out and not any(ch.isdigit() for ch in out)

@@ -8,7 +8,8 @@ Rules, in order, for every value (nested objects and lists included):
   street address, postal code, birth date, bank account, national ids) is masked whatever its
   type: an e-mail keeps its first letter and domain, anything else only its last two characters;
 * any other text has e-mail addresses and phone-like digit runs replaced (``<email>``,
-  ``<phone>``); ISO dates and timestamps are left alone, they are not phone numbers;
+  ``<phone>``, or ``<number>`` for a bare run of digits that may be any id); ISO dates and timestamps
+  are left alone, they are not phone numbers;
 * numbers, booleans and nulls elsewhere are kept;
 * text longer than :data:`MAX_TEXT` is cut (the reason for a quarantine is never in the tail),
   and characters no store can hold (NUL, lone surrogates) are replaced with U+FFFD.
