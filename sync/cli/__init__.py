@@ -255,7 +255,9 @@ def validate(config_path: Path, env_name: str | None, skip_env: bool) -> None:
                  lambda: rules.update(stages.load_rules(loaded)),
                  lambda: cli_mapping.check_pipeline_mappings(loaded),  # mappings fit their taps' catalogs
                  # the match rules compare fields the mappings' entities have (a declared one's too)
-                 lambda: stages.check_rule_fields(loaded, rules["resolve"]) if "resolve" in rules else None):
+                 lambda: stages.check_rule_fields(loaded, rules["resolve"]) if "resolve" in rules else None,
+                 # and the checks name entities and fields that exist
+                 lambda: stages.check_check_targets(loaded, rules["checks"]) if "checks" in rules else None):
         try:
             step()
         except ConfigError as exc:

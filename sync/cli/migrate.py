@@ -32,6 +32,7 @@ from sync.migrate.retention import load_policy
 from sync.migrate.sources import open_sources
 from sync.migrate.verify import DEFAULT_SAMPLE, VerifyReport, verify
 from sync.orchestrate import config as pipeline_config
+from sync.orchestrate import stages
 from sync.orchestrate.config import LoadedConfig
 from sync.orchestrate.lock import run_lock
 from sync.orchestrate.stages import StageReport
@@ -313,7 +314,7 @@ def erase_command(config_path: Path, policy: Path, subjects: tuple[str, ...], de
     Every erased record gets an audit entry (action erase, no values).
     """
     loaded, url = _load(config_path)
-    retention = load_policy(policy)
+    retention = load_policy(policy, stages.known_entities(loaded))
     if rules and subjects:
         raise click.UsageError("give --subject or --rule, not both")
     known = {r.name for r in retention.rules}

@@ -17,6 +17,7 @@ Parsed once into pydantic models; every problem is reported as ``file:line:colum
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -93,9 +94,13 @@ def _check_path(entity: type[Entity], path: str) -> str | None:
     return None
 
 
-def load_policy(path: str | Path) -> RetentionPolicy:
-    """Read and check a retention policy; ConfigError with every problem, positioned."""
+def load_policy(path: str | Path, entities: Mapping[str, type[Entity]] | None = None) -> RetentionPolicy:
+    """Read and check a retention policy; ConfigError with every problem, positioned.
+
+    ``entities``: the entity types it may name (default: crm2's own; the erase command adds the
+    ones the pipeline's mappings declare, so a data team's ``person`` can have a policy too)."""
     path = Path(path)
+    known = ENTITIES if entities is None else entities
     tree = read_yaml(path)
     policy = validate(tree, RetentionPolicy, path)
     problems: list[Problem] = []
@@ -106,31 +111,31 @@ def load_policy(path: str | Path) -> RetentionPolicy:
 
     for entity, fields in policy.personal.entities.items():
         loc: list[str | int] = ["personal", "entities", entity]
-        if entity not in ENTITIES:
-            problem(loc, f"unknown entity '{entity}'", did_you_mean(entity, list(ENTITIES)), at_key=True)
+        if entity not in known:
+            problem(loc, f"unknown entity '{entity}'", did_you_mean(entity, list(known)), at_key=True)
             continue
         for i, name in enumerate(fields):
-            why = _check_path(ENTITIES[entity], name)
+            why = _check_path(known[entity], name)
             if why:
-                problem([*loc, i], why, did_you_mean(name.split(".")[0], list(_fields_of(ENTITIES[entity]))))
+                problem([*loc, i], why, did_you_mean(name.split(".")[0], list(_fields_of(known[entity]))))
     seen: set[str] = set()
     for i, rule in enumerate(policy.rules):
         loc = ["rules", i]
         if rule.name in seen:
             problem([*loc, "name"], f"duplicate rule name '{rule.name}'")
         seen.add(rule.name)
-        if rule.entity not in ENTITIES:
-            problem([*loc, "entity"], f"unknown entity '{rule.entity}'", did_you_mean(rule.entity, list(ENTITIES)))
+        if rule.entity not in known:
+            problem([*loc, "entity"], f"unknown entity '{rule.entity}'", did_you_mean(rule.entity, list(known)))
             continue
         if rule.older_than is None and rule.customer_stage is None:
             problem(loc, f"rule '{rule.name}' selects nothing", "give older_than, customer_stage or both")
         if rule.older_than is not None:
-            why = _check_path(ENTITIES[rule.entity], rule.older_than.field)
+            why = _check_path(known[rule.entity], rule.older_than.field)
             if why:
                 problem([*loc, "older_than", "field"], why,
-                        did_you_mean(rule.older_than.field, list(_fields_of(ENTITIES[rule.entity]))))
+                        did_you_mean(rule.older_than.field, list(_fields_of(known[rule.entity]))))
         if (rule.customer_stage is not None and rule.entity != "customer"
-                and "customer" not in _fields_of(ENTITIES[rule.entity])):
+                and "customer" not in _fields_of(known[rule.entity])):
             problem([*loc, "customer_stage"], f"{rule.entity} records do not belong to a customer")
     if problems:
         raise ConfigError(problems)

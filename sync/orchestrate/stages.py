@@ -8,6 +8,7 @@ next one. A check with severity ``fail`` stops the run before golden records cha
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,12 +16,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from sync.orchestrate.config import LoadedConfig, ResolveToggle
 from sync.shipped import DEFAULT_RULES
 from sync.store import Store
 
 if TYPE_CHECKING:
     from sync.enrich import ScoringRules
+    from sync.model import Entity
     from sync.quality import ChecksConfig
     from sync.resolve import MatchConfig
 
@@ -72,33 +76,61 @@ def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
     return parsed
 
 
+def field_names(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """An entity's field names as rules and checks write them: dotted for nested ones."""
+    out = set()
+    for name, info in model.model_fields.items():
+        out.add(prefix + name)
+        for t in (info.annotation, *typing.get_args(info.annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                out |= field_names(t, f"{prefix}{name}.")
+    return out - {"source"}
+
+
+def mapped_entities(loaded: LoadedConfig) -> dict[str, type[Entity]]:
+    """The entities the pipeline's mappings produce records of, crm2's own or declared in a
+    mapping (``entities:``), by name. The one place that knows a declared entity outside target-crm2."""
+    from sync.mapping import load_mapping
+
+    found: dict[str, type[Entity]] = {}
+    for ex in loaded.pipeline.extractors:
+        for plan in load_mapping(loaded.resolve_path(ex.mapping)).streams.values():
+            found[plan.entity.entity] = plan.entity
+    return found
+
+
+def known_entities(loaded: LoadedConfig) -> dict[str, type[Entity]]:
+    """crm2's own entities and the ones the pipeline's mappings declare."""
+    from sync.model import ENTITIES
+
+    return {**ENTITIES, **mapped_entities(loaded)}
+
+
 def check_rule_fields(loaded: LoadedConfig, rules: MatchConfig) -> None:
     """The match rules compare fields the pipeline's mappings give their entities (crm2's own or
     declared in a mapping): ConfigError at the rules file's position otherwise. For `crm2 validate`."""
-    import typing
-
-    from pydantic import BaseModel
-
     from sync.errors import ConfigError
-    from sync.mapping import load_mapping
     from sync.resolve.spec import unknown_fields
 
-    def names(model: type[BaseModel], prefix: str = "") -> set[str]:
-        out = set()
-        for name, info in model.model_fields.items():
-            out.add(prefix + name)
-            for t in (info.annotation, *typing.get_args(info.annotation)):
-                if isinstance(t, type) and issubclass(t, BaseModel):
-                    out |= names(t, f"{prefix}{name}.")
-        return out - {"source"}
-
-    fields_of: dict[str, set[str]] = {}
-    for ex in loaded.pipeline.extractors:
-        for plan in load_mapping(loaded.resolve_path(ex.mapping)).streams.values():
-            fields_of[plan.entity.entity] = names(plan.entity)
+    fields_of = {name: field_names(model) for name, model in mapped_entities(loaded).items()}
     toggle = loaded.pipeline.resolve
     path = loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES["resolve"]
     problems = unknown_fields(path, rules, fields_of)
+    if problems:
+        raise ConfigError(problems)
+
+
+def check_check_targets(loaded: LoadedConfig, checks: ChecksConfig) -> None:
+    """The checks name entities and fields that exist (crm2's own, or declared in one of the
+    pipeline's mappings): ConfigError at the checks file's position otherwise. A typo there made a
+    check judge empty values, or nothing at all. For `crm2 validate`."""
+    from sync.errors import ConfigError
+    from sync.quality.spec import unknown_targets
+
+    fields_of = {name: field_names(model) for name, model in known_entities(loaded).items()}
+    toggle = loaded.pipeline.checks
+    path = loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES["checks"]
+    problems = unknown_targets(path, checks, fields_of)
     if problems:
         raise ConfigError(problems)
 

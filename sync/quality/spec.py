@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sync.yamlconf import ConfigError, Problem, position, read_yaml, validate
+from sync.yamlconf import ConfigError, Problem, did_you_mean, position, read_yaml, validate
 
 Severity = Literal["warn", "quarantine", "fail"]
 FORMATS = ("email", "e164", "uscc", "domain", "country", "date", "datetime")
@@ -117,6 +117,35 @@ class ChecksConfig(BaseModel):
 
     version: Literal[1] = 1
     checks: list[Check] = Field(default_factory=list)
+
+
+def unknown_targets(path: str | Path, config: ChecksConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
+    """Entities and fields the checks name that the records do not have, at their position in
+    the checks file. ``fields_of``: entity → its field names (dotted for nested ones)."""
+    tree = read_yaml(path)
+    problems: list[Problem] = []
+
+    def problem(loc: list[str | int], message: str, hint: str | None) -> None:
+        line, col = position(tree, loc)
+        problems.append(Problem(str(path), line, col, message, hint))
+
+    for i, check in enumerate(config.checks):
+        known = fields_of.get(check.entity)
+        if known is None:
+            problem(["checks", i, "entity"], f"unknown entity '{check.entity}'",
+                    did_you_mean(check.entity, sorted(fields_of)))
+            continue
+        named: list[tuple[str, list[str | int]]] = []
+        if isinstance(check, Required):
+            named = [(f, ["checks", i, "fields", j]) for j, f in enumerate(check.fields)]
+        elif not isinstance(check, RowCountChange) and check.field:  # a freshness check may go by staging time
+            named = [(check.field, ["checks", i, "field"])]
+        for name, loc in named:
+            if name not in known:
+                problem(loc, f"unknown field '{name}' for entity '{check.entity}'", did_you_mean(name, sorted(known)))
+        if isinstance(check, Relationship) and check.to not in fields_of:
+            problem(["checks", i, "to"], f"unknown entity '{check.to}'", did_you_mean(check.to, sorted(fields_of)))
+    return problems
 
 
 def load_checks(path: str | Path) -> ChecksConfig:
