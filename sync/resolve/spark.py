@@ -21,6 +21,7 @@ pipeline config's ``resolve.spark`` (e.g. ``spark.executor.memory``). Needs Java
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import tempfile
@@ -141,6 +142,30 @@ def _read_back(path: Path, batch_size: int = 10_000) -> Iterator[Any]:
 
     # Spark's part files sort in the order it wrote them; its _SUCCESS and .crc files are skipped
     yield from ds.dataset(str(path), format="parquet").to_batches(batch_size=batch_size)
+
+
+def prepare(rules: EntityRules, batches: Iterable[Any], batch_size: int) -> Iterator[Any]:
+    """Records to prepare (Arrow batches of ``prepare.TO_PREPARE``) prepared on Spark's executors:
+    handed over as Parquet, ``mapInArrow`` of :func:`sync.resolve.prepare.arrow_preparer` (the
+    driver's own preparation, not a copy), written as Parquet in the order they came and read
+    back ``batch_size`` rows at a time. Nothing to prepare starts no session."""
+    from sync.resolve.prepare import PREPARED_DDL, TO_PREPARE, arrow_preparer
+
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    spark = session()
+    with _exchange_folder() as folder:
+        try:
+            _hand_over(spark, folder / "to_prepare.parquet", itertools.chain([first], batches), TO_PREPARE,
+                       "to_prepare")
+            # seq: the driver's reading order, so records are written back (and get rids) in it
+            (spark.table("to_prepare").mapInArrow(arrow_preparer(rules), PREPARED_DDL)
+             .orderBy("seq").write.parquet(str(folder / "prepared")))
+        finally:
+            spark.catalog.dropTempView("to_prepare")
+        yield from _read_back(folder / "prepared", batch_size)
 
 
 def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
