@@ -384,6 +384,7 @@ def cpu_by_step() -> dict[str, float]:
 
     Indented names are parts of the step above them. For ``--cpu-by-step``: where crm2's time goes."""
     from sync.resolve import engine as eng
+    from sync.resolve import prepare
     from sync.resolve.scoring import Scorer
     from sync.store.store import Store
 
@@ -402,7 +403,8 @@ def cpu_by_step() -> dict[str, float]:
     timed(Store, "stage", "staging")
     timed(eng, "_refresh", "refresh: prepare values and keys, write them")
     timed(Scorer, "features_many", "  prepared values (Scorer.features_many)")
-    timed(eng, "keys_for_many", "  blocking keys (keys_for_many)")
+    # the driver's own preparation (engine duckdb/python); on Spark it runs on the executors, not counted here
+    timed(prepare, "keys_for_many", "  blocking keys (keys_for_many)")
     timed(eng, "_score_set_based", "score: candidates and pairs (set-based), write kept pairs")
     timed(eng, "_score", "score: candidates and pairs (per pair), write kept pairs")
     timed(eng, "_recluster", "cluster, golden records, crosswalk")

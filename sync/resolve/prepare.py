@@ -66,9 +66,17 @@ def arrow_preparer(rules: EntityRules) -> Callable[[Iterator[pa.RecordBatch]], I
     imported there from crm2 (installed on the executors, or the driver's interpreter in local
     mode), never pickled by value.
     """
-    dumped = rules.model_dump(mode="json")
+    from sync.resolve.engine import PREPARED_FORM  # here: the engine module imports this one
+
+    dumped, form = rules.model_dump(mode="json"), PREPARED_FORM
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from sync.resolve import engine
+
+        # an executor with another crm2 would prepare values the driver's would not: refuse
+        if form != engine.PREPARED_FORM:
+            raise RuntimeError(f"this executor's crm2 prepares values in form {engine.PREPARED_FORM}, the "
+                               f"driver's in form {form}: install the driver's crm2 on the executors")
         scorer = Scorer(EntityRules.model_validate(dumped))
         for batch in batches:
             yield prepare_batch(scorer, batch)
