@@ -24,6 +24,8 @@ runs in its own process so its peak memory (max RSS) is its own.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import inspect
 import json
 import resource
 import shutil
@@ -393,12 +395,28 @@ def cpu_by_step() -> dict[str, float]:
     def timed(owner: Any, name: str, label: str) -> None:
         fn = getattr(owner, name)
 
+        def add(start: float) -> None:
+            spent[label] = round(spent.get(label, 0.0) + _cpu() - start, 2)
+
+        def lazily(items: Iterator[Any]) -> Iterator[Any]:
+            # a generator's work happens as it is consumed: only the time inside it counts
+            while True:
+                start = _cpu()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    add(start)
+                yield item
+
         def run(*args: Any, **kwargs: Any) -> Any:
             start = _cpu()
             try:
-                return fn(*args, **kwargs)
+                out = fn(*args, **kwargs)
             finally:
-                spent[label] = round(spent.get(label, 0.0) + _cpu() - start, 2)
+                add(start)
+            return lazily(out) if inspect.isgenerator(out) else out
         setattr(owner, name, run)
     timed(Store, "stage", "staging")
     timed(eng, "_refresh", "refresh: prepare values and keys, write them")
@@ -409,6 +427,11 @@ def cpu_by_step() -> dict[str, float]:
     timed(eng, "_score", "score: candidates and pairs (per pair), write kept pairs")
     timed(eng, "_recluster", "cluster, golden records, crosswalk")
     timed(eng, "survive", "  survivorship")
+    if importlib.util.find_spec("pyspark") is not None:  # engine: spark, the driver's share of its steps
+        from sync.resolve import spark
+
+        timed(spark, "session", "  Spark session (start, counted in the step that first needs it)")
+        timed(spark, "prepare", "  preparation on Spark: hand-over, mapInArrow, read back")
     return spent
 
 

@@ -9,6 +9,10 @@ private temporary folder under ``exchange`` (default: this machine's temporary f
 store on the driver's own connection, because resolve prepares them in the same uncommitted
 transaction it scores them in: a JDBC reader would not see them.
 
+Preparation runs there too (:func:`prepare`): the records to prepare are handed over the same way,
+prepared on the executors by ``mapInArrow`` of the driver's own preparation function
+(sync/resolve/prepare.py), and read back a batch at a time for the store's writes.
+
 Spark has no Jaro-Winkler and none of rapidfuzz's token ratios: they are vectorised pandas UDFs
 (Arrow batches, rapidfuzz ``cpdist`` in C++), the same scorers DuckDB's functions call, so both
 engines decide the same (tests/sync/test_resolve_spark.py).
@@ -160,9 +164,11 @@ def prepare(rules: EntityRules, batches: Iterable[Any], batch_size: int) -> Iter
         try:
             _hand_over(spark, folder / "to_prepare.parquet", itertools.chain([first], batches), TO_PREPARE,
                        "to_prepare")
-            # seq: the driver's reading order, so records are written back (and get rids) in it
-            (spark.table("to_prepare").mapInArrow(arrow_preparer(rules), PREPARED_DDL)
-             .orderBy("seq").write.parquet(str(folder / "prepared")))
+            spark.table("to_prepare").mapInArrow(arrow_preparer(rules), PREPARED_DDL).write.parquet(
+                str(folder / "unordered"))
+            # seq: the driver's reading order, so records are written back (and get rids) in it. Sorted
+            # apart from preparing: a sort samples its input first, which would prepare everything twice
+            spark.read.parquet(str(folder / "unordered")).orderBy("seq").write.parquet(str(folder / "prepared"))
         finally:
             spark.catalog.dropTempView("to_prepare")
         yield from _read_back(folder / "prepared", batch_size)

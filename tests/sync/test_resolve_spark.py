@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -105,7 +106,7 @@ def test_spark_prepares_and_resolves_as_duckdb_first_and_incrementally(spark_ses
     _same(duck, spark)
 
     config = load_match_config(CONFIG)
-    changed = {store: {} for store in ("duckdb", "spark")}
+    changed: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in ("duckdb", "spark")}
     for name, store in (("duckdb", duck), ("spark", spark)):
         with store.begin() as conn:
             store.stage(conn, _changed(records), None)
