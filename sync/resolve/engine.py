@@ -228,12 +228,12 @@ def _pages(conn: Connection, entity: str, page: int, *, data_as_text: bool = Fal
 
 
 def _to_prepare(conn: Connection, entity: str, rules: EntityRules, page: int) -> Iterator[Any]:
-    """The records to prepare as Arrow batches of ``prepare.TO_PREPARE`` (for Spark): the staged data
+    """The records to prepare as Arrow batches of ``prepare.to_prepare_schema()`` (for Spark): the staged data
     as the store holds its text, and each record's references' golden ids, read as
     :func:`_with_references` reads them for the driver's own preparation."""
     import pyarrow as pa
 
-    from sync.resolve.prepare import TO_PREPARE
+    from sync.resolve.prepare import to_prepare_schema
 
     seq = 0
     for rows in _pages(conn, entity, page, data_as_text=True):
@@ -246,7 +246,7 @@ def _to_prepare(conn: Connection, entity: str, rules: EntityRules, page: int) ->
             "seq": list(range(seq, seq + len(rows))), **{n: [getattr(r, n) for r in rows] for n in (
                 "source_system", "source_object", "source_id", "content_hash", "rid", "data")}, "refs": refs}
         seq += len(rows)
-        yield pa.RecordBatch.from_pydict(columns, schema=TO_PREPARE)
+        yield pa.RecordBatch.from_pydict(columns, schema=to_prepare_schema())
 
 
 class _Staged(NamedTuple):

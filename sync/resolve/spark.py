@@ -149,11 +149,11 @@ def _read_back(path: Path, batch_size: int = 10_000) -> Iterator[Any]:
 
 
 def prepare(rules: EntityRules, batches: Iterable[Any], batch_size: int) -> Iterator[Any]:
-    """Records to prepare (Arrow batches of ``prepare.TO_PREPARE``) prepared on Spark's executors:
+    """Records to prepare (Arrow batches of ``prepare.to_prepare_schema()``) prepared on Spark's executors:
     handed over as Parquet, ``mapInArrow`` of :func:`sync.resolve.prepare.arrow_preparer` (the
     driver's own preparation, not a copy), written as Parquet in the order they came and read
     back ``batch_size`` rows at a time. Nothing to prepare starts no session."""
-    from sync.resolve.prepare import PREPARED_DDL, TO_PREPARE, arrow_preparer
+    from sync.resolve.prepare import PREPARED_DDL, arrow_preparer, to_prepare_schema
 
     batches = iter(batches)
     first = next(batches, None)
@@ -162,7 +162,7 @@ def prepare(rules: EntityRules, batches: Iterable[Any], batch_size: int) -> Iter
     spark = session()
     with _exchange_folder() as folder:
         try:
-            _hand_over(spark, folder / "to_prepare.parquet", itertools.chain([first], batches), TO_PREPARE,
+            _hand_over(spark, folder / "to_prepare.parquet", itertools.chain([first], batches), to_prepare_schema(),
                        "to_prepare")
             spark.table("to_prepare").mapInArrow(arrow_preparer(rules), PREPARED_DDL).write.parquet(
                 str(folder / "unordered"))

@@ -13,7 +13,7 @@ import pytest
 from test_resolve_memo import RECORDS
 
 from sync.resolve import engine, load_match_config
-from sync.resolve.prepare import PREPARED, TO_PREPARE, arrow_preparer, prepare
+from sync.resolve.prepare import arrow_preparer, prepare, prepared_schema, to_prepare_schema
 from sync.resolve.scoring import Scorer
 from sync.store.bulk import json_text
 
@@ -27,7 +27,7 @@ def _batch(records: list[dict[str, Any]], refs: list[dict[str, Any] | None]) -> 
         "source_id": [str(i) for i in range(n)], "content_hash": ["h"] * n,
         "rid": [None if i % 2 else i for i in range(n)],
         "data": [json.dumps(r) for r in records], "refs": [None if r is None else json.dumps(r) for r in refs]},
-        schema=TO_PREPARE)
+        schema=to_prepare_schema())
 
 
 @pytest.mark.parametrize(("rules_file", "entity"), [
@@ -39,7 +39,7 @@ def test_an_arrow_batch_is_prepared_as_the_driver_prepares_a_page(rules_file: st
     refs: list[dict[str, Any] | None] = [{name: f"G-{i}" if i % 3 else None for name in rules.references}
                                          if rules.references else None for i in range(len(page))]
     [out] = list(arrow_preparer(rules)(iter([_batch(page, refs)])))
-    assert out.schema == PREPARED
+    assert out.schema == prepared_schema()
     features, keys = prepare(Scorer(rules), [{**r, **(x or {})} for r, x in zip(page, refs, strict=True)])
     assert out.column("features").to_pylist() == [json_text(f) for f in features]
     assert out.column("keys").to_pylist() == keys
