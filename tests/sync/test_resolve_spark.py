@@ -15,7 +15,8 @@ import sqlalchemy as sa
 import synthetic
 from sync.mapping import Deleted, Mapped, load_mapping
 from sync.mapping.staging import staged_record
-from sync.resolve import load_match_config, resolve
+from sync.resolve import load_match_config, prepare, resolve
+from sync.resolve.scoring import Scorer
 from sync.shipped import MAPPINGS
 from sync.store.schema import match_keys, match_records
 from sync.store.store import StagedRecord, Store
@@ -95,13 +96,23 @@ def test_spark_prepares_and_resolves_as_duckdb_first_and_incrementally(spark_ses
                                                                        tmp_path: Path) -> None:
     """Preparation runs on the executors (mapInArrow) and scoring on Spark: the prepared values,
     keys, pairs (levels, weights, decisions) and golden ids equal DuckDB's, on a first run and on
-    an incremental run with changed and new records."""
+    an incremental run with changed and new records. The driver never prepares: its own
+    preparation functions are made to fail while Spark resolves (the Python workers import theirs)."""
     from sync.resolve import spark as engine
+
+    def on_the_driver(*args: Any) -> None:
+        raise AssertionError("preparation ran on the driver")
+
+    def executors_only(mp: pytest.MonkeyPatch) -> None:
+        mp.setattr(Scorer, "features_many", on_the_driver)
+        mp.setattr(prepare, "keys_for_many", on_the_driver)
 
     exchange = tmp_path / "exchange"
     engine.session(exchange=exchange)  # the Parquet hand-over happens here, and is cleared after each entity
     duck = _resolved(tmp_path / "duck.sqlite", records, "duckdb")
-    spark = _resolved(tmp_path / "spark.sqlite", records, "spark")
+    with pytest.MonkeyPatch.context() as mp:
+        executors_only(mp)
+        spark = _resolved(tmp_path / "spark.sqlite", records, "spark")
     assert exchange.is_dir() and not any(exchange.iterdir())
     _same(duck, spark)
 
@@ -110,8 +121,11 @@ def test_spark_prepares_and_resolves_as_duckdb_first_and_incrementally(spark_ses
     for name, store in (("duckdb", duck), ("spark", spark)):
         with store.begin() as conn:
             store.stage(conn, _changed(records), None)
-        for entity in ("customer", "contact"):
-            changed[name][entity] = resolve(store, config, entity, engine=name).as_dict()
+        with pytest.MonkeyPatch.context() as mp:
+            if name == "spark":
+                executors_only(mp)
+            for entity in ("customer", "contact"):
+                changed[name][entity] = resolve(store, config, entity, engine=name).as_dict()
     assert changed["spark"] == changed["duckdb"]
     assert changed["spark"]["customer"]["changed"] == 2 and changed["spark"]["contact"]["changed"] >= 1
     assert not any(exchange.iterdir())
