@@ -24,6 +24,7 @@ runs in its own process so its peak memory (max RSS) is its own.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import inspect
 import json
@@ -386,14 +387,15 @@ def cpu_by_step() -> dict[str, float]:
 
     Indented names are parts of the step above them. For ``--cpu-by-step``: where crm2's time goes."""
     from sync.resolve import engine as eng
-    from sync.resolve import prepare
     from sync.resolve.scoring import Scorer
     from sync.store.store import Store
 
     spent: dict[str, float] = {}
 
     def timed(owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name)
+        fn = getattr(owner, name, None)
+        if fn is None:  # a step this checkout does not have (an older commit measured with this bench)
+            return
 
         def add(start: float) -> None:
             # not rounded here: a step called per cluster (survivorship) would round every call away
@@ -423,6 +425,8 @@ def cpu_by_step() -> dict[str, float]:
     timed(eng, "_refresh", "refresh: prepare values and keys, write them")
     timed(Scorer, "features_many", "  prepared values (Scorer.features_many)")
     # the driver's own preparation (engine duckdb/python); on Spark it runs on the executors, not counted here
+    prepare = importlib.import_module("sync.resolve.prepare") if importlib.util.find_spec("sync.resolve.prepare") \
+        else eng  # before sync/resolve/prepare.py, the engine called keys_for_many itself
     timed(prepare, "keys_for_many", "  blocking keys (keys_for_many)")
     timed(eng, "_score_set_based", "score: candidates and pairs (set-based), write kept pairs")
     timed(eng, "_score", "score: candidates and pairs (per pair), write kept pairs")
