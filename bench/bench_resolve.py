@@ -24,6 +24,9 @@ runs in its own process so its peak memory (max RSS) is its own.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
+import inspect
 import json
 import resource
 import shutil
@@ -428,23 +431,50 @@ def cpu_by_step() -> dict[str, float]:
     spent: dict[str, float] = {}
 
     def timed(owner: Any, name: str, label: str) -> None:
-        fn = getattr(owner, name)
+        fn = getattr(owner, name, None)
+        if fn is None:  # a step this checkout does not have (an older commit measured with this bench)
+            return
+
+        def add(start: float) -> None:
+            # not rounded here: a step called per cluster (survivorship) would round every call away
+            spent[label] = spent.get(label, 0.0) + _cpu() - start
+
+        def lazily(items: Iterator[Any]) -> Iterator[Any]:
+            # a generator's work happens as it is consumed: only the time inside it counts
+            while True:
+                start = _cpu()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    add(start)
+                yield item
 
         def run(*args: Any, **kwargs: Any) -> Any:
             start = _cpu()
             try:
-                return fn(*args, **kwargs)
+                out = fn(*args, **kwargs)
             finally:
-                spent[label] = round(spent.get(label, 0.0) + _cpu() - start, 2)
+                add(start)
+            return lazily(out) if inspect.isgenerator(out) else out
         setattr(owner, name, run)
     timed(Store, "stage", "staging")
     timed(eng, "_refresh", "refresh: prepare values and keys, write them")
     timed(Scorer, "features_many", "  prepared values (Scorer.features_many)")
-    timed(eng, "keys_for_many", "  blocking keys (keys_for_many)")
+    # the driver's own preparation (engine duckdb/python); on Spark it runs on the executors, not counted here
+    prepare = importlib.import_module("sync.resolve.prepare") if importlib.util.find_spec("sync.resolve.prepare") \
+        else eng  # before sync/resolve/prepare.py, the engine called keys_for_many itself
+    timed(prepare, "keys_for_many", "  blocking keys (keys_for_many)")
     timed(eng, "_score_set_based", "score: candidates and pairs (set-based), write kept pairs")
     timed(eng, "_score", "score: candidates and pairs (per pair), write kept pairs")
     timed(eng, "_recluster", "cluster, golden records, crosswalk")
     timed(eng, "survive", "  survivorship")
+    if importlib.util.find_spec("pyspark") is not None:  # engine: spark, the driver's share of its steps
+        from sync.resolve import spark
+
+        timed(spark, "session", "  Spark session (start, counted in the step that first needs it)")
+        timed(spark, "prepare", "  preparation on Spark: hand-over, mapInArrow, read back")
     return spent
 
 
@@ -477,7 +507,8 @@ def person_crm2(n: int, seed: int, engine: str, rules: str | None = None, by_ste
             sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid).where(match_pairs.c.decision == "match"))}
     return {"system": f"crm2 ({engine})", **_person_scores(predicted, links, truth), "cpu_s": round(cpu, 1),
             "wall_s": round(wall, 1), "pairs_per_record": round(result.pairs_scored / max(result.records, 1), 2),
-            "peak_mb": round(peak_mb()), **({"cpu_by_step": steps} if steps is not None else {})}
+            "peak_mb": round(peak_mb()),
+            **({"cpu_by_step": {k: round(v, 2) for k, v in steps.items()}} if steps is not None else {})}
 
 
 def _true_pairs(truth: dict[str, str]) -> int:

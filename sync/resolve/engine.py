@@ -23,19 +23,19 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from sync.resolve.blocking import keys_for_many
 from sync.resolve.cluster import UnionFind, assign_ids, group
+from sync.resolve.prepare import prepare
 from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
 from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
-from sync.store.bulk import insert_many
+from sync.store.bulk import insert_many, json_text
 from sync.store.marks import decisions_mark, source_mark
 from sync.store.schema import (
     bookmarks,
@@ -118,7 +118,7 @@ def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None =
     result = ResolveResult(entity)
     with store.begin() as conn:
         _rescore_if_rules_changed(store, conn, entity, rules, run_id)
-        dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result)
+        dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result, engine)
         if engine in ("duckdb", "spark"):
             _score_set_based(engine, conn, entity, rules, dirty, run_id, result)
         else:
@@ -160,7 +160,7 @@ def _rescore_if_rules_changed(store: Store, conn: Connection, entity: str, rules
 
 # -- 1. refresh ------------------------------------------------------------------------------
 def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, run_id: str | None,
-             page: int, result: ResolveResult) -> tuple[list[int], set[str]]:
+             page: int, result: ResolveResult, engine: str) -> tuple[list[int], set[str]]:
     s, c, m = staging, crosswalk, match_records
     touched: set[str] = set()
     gone = conn.execute(
@@ -175,10 +175,45 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
     _mark_moved_references(conn, entity, rules)
 
     dirty: list[int] = []
+    if engine == "spark":  # preparation on Spark's executors (mapInArrow), the writes here as below
+        from sync.resolve import spark
+
+        for batch in spark.prepare(rules, _to_prepare(conn, entity, rules, page), page):
+            columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
+            rows = [_Page(*values) for values in zip(*(columns[f] for f in _Page._fields), strict=True)]
+            # the executor's JSON text back to the values the store writes, by the same code as below
+            prepared = {(r.source_system, r.source_object, r.source_id): (json.loads(f), k)
+                        for r, f, k in zip(rows, columns["features"], columns["keys"], strict=True)}
+            dirty.extend(_write_prepared(conn, entity, run_id, rows, prepared))
+    else:
+        for staged in _pages(conn, entity, page):
+            datas = _with_references(conn, rules, staged)
+            features, keys = prepare(scorer, datas)
+            prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
+                        for r, f, k in zip(staged, features, keys, strict=True)}
+            dirty.extend(_write_prepared(conn, entity, run_id, staged, prepared))
+    result.changed = len(dirty)
+    return dirty, touched
+
+
+class _Page(NamedTuple):
+    """A prepared record read back from Spark: what :func:`_write_prepared` reads of a staging row."""
+    source_system: str
+    source_object: str
+    source_id: str
+    content_hash: str
+    rid: int | None
+
+
+def _pages(conn: Connection, entity: str, page: int, *, data_as_text: bool = False) -> Iterator[Sequence[Any]]:
+    """Staged records of ``entity`` that are new or changed since they were last prepared, a page
+    at a time in reference order (keyset paging: the caller may write each page before the next)."""
+    s, c, m = staging, crosswalk, match_records
     ref_cols = (s.c.source_system, s.c.source_object, s.c.source_id)
+    data = sa.cast(s.c.data, sa.Text).label("data") if data_as_text else s.c.data
     last: tuple[str, str, str] | None = None
     while True:
-        query = (sa.select(*ref_cols, s.c.data, s.c.content_hash, m.c.rid)
+        query = (sa.select(*ref_cols, data, s.c.content_hash, m.c.rid)
                  .select_from(s.join(c, _same_ref(s, c)).outerjoin(m, _same_ref(s, m)))
                  .where(not_indexed(s.c.entity) == entity, c.c.status.in_(ACTIVE), s.c.deleted.is_(False),
                         sa.or_(m.c.rid.is_(None), m.c.content_hash != s.c.content_hash))
@@ -187,36 +222,65 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
             query = query.where(sa.tuple_(*ref_cols) > sa.tuple_(*(sa.literal(v) for v in last)))
         rows = conn.execute(query).all()
         if not rows:
-            break
+            return
         last = (rows[-1].source_system, rows[-1].source_object, rows[-1].source_id)
-        changed = [r for r in rows if r.rid is not None]
-        new = [r for r in rows if r.rid is None]
-        datas = _with_references(conn, rules, rows)
-        keys = keys_for_many(datas, rules.blocking)
-        prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
-                    for r, f, k in zip(rows, scorer.features_many(datas), keys, strict=True)}
-        _forget(conn, [r.rid for r in changed], drop_records=False)
-        if changed:
-            conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
-                content_hash=sa.bindparam("b_hash"), features=sa.bindparam("b_features"), run_id=run_id),
-                [{"b_rid": r.rid, "b_hash": r.content_hash,
-                  "b_features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in changed])
-        rid_of = {(r.source_system, r.source_object, r.source_id): r.rid for r in changed}
-        if new:
-            inserted = conn.execute(
-                m.insert().returning(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id,
-                                     sort_by_parameter_order=True),
-                [{"entity": entity, "source_system": r.source_system, "source_object": r.source_object,
-                  "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
-                  "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
-            rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
-        # about ten keys a record: straight to the driver, not through SQLAlchemy's per-row parameters
-        # sorted by key, the table's primary key order: each page's inserts land close together
-        key_rows = sorted({(k[:255], rid_of[ref]) for ref, (_, keys) in prepared.items() for k in keys})
-        insert_many(conn, match_keys, [{"key": key, "rid": rid} for key, rid in key_rows], {"entity": entity})
-        dirty.extend(rid_of.values())
-    result.changed = len(dirty)
-    return dirty, touched
+        yield rows
+
+
+def _to_prepare(conn: Connection, entity: str, rules: EntityRules, page: int) -> Iterator[Any]:
+    """The records to prepare as Arrow batches of ``prepare.to_prepare_schema()`` (for Spark): the staged data
+    as the store holds its text, and each record's references' golden ids, read as
+    :func:`_with_references` reads them for the driver's own preparation."""
+    import pyarrow as pa
+
+    from sync.resolve.prepare import to_prepare_schema
+
+    seq = 0
+    for rows in _pages(conn, entity, page, data_as_text=True):
+        refs: list[str | None] = [None] * len(rows)
+        if rules.references:  # only these records' data is read on the driver: the crosswalk is here
+            parsed = [_Staged(r.source_system, json.loads(r.data)) for r in rows]
+            refs = [json_text({name: d[name] for name in rules.references})
+                    for d in _with_references(conn, rules, parsed)]
+        columns: dict[str, list[Any]] = {
+            "seq": list(range(seq, seq + len(rows))), **{n: [getattr(r, n) for r in rows] for n in (
+                "source_system", "source_object", "source_id", "content_hash", "rid", "data")}, "refs": refs}
+        seq += len(rows)
+        yield pa.RecordBatch.from_pydict(columns, schema=to_prepare_schema())
+
+
+class _Staged(NamedTuple):
+    source_system: str
+    data: dict[str, Any]
+
+
+def _write_prepared(conn: Connection, entity: str, run_id: str | None, rows: Sequence[Any],
+                    prepared: dict[tuple[str, str, str], tuple[Any, list[str]]]) -> list[int]:
+    """Store a page's prepared values and keys (new records inserted, changed ones updated and
+    their old keys and pairs forgotten); the page's rids."""
+    m = match_records
+    changed = [r for r in rows if r.rid is not None]
+    new = [r for r in rows if r.rid is None]
+    _forget(conn, [r.rid for r in changed], drop_records=False)
+    if changed:
+        conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
+            content_hash=sa.bindparam("b_hash"), features=sa.bindparam("b_features"), run_id=run_id),
+            [{"b_rid": r.rid, "b_hash": r.content_hash,
+              "b_features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in changed])
+    rid_of = {(r.source_system, r.source_object, r.source_id): r.rid for r in changed}
+    if new:
+        inserted = conn.execute(
+            m.insert().returning(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id,
+                                 sort_by_parameter_order=True),
+            [{"entity": entity, "source_system": r.source_system, "source_object": r.source_object,
+              "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
+              "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
+        rid_of.update({(x.source_system, x.source_object, x.source_id): x.rid for x in inserted})
+    # about ten keys a record: straight to the driver, not through SQLAlchemy's per-row parameters
+    # sorted by key, the table's primary key order: each page's inserts land close together
+    key_rows = sorted({(k[:255], rid_of[ref]) for ref, (_, keys) in prepared.items() for k in keys})
+    insert_many(conn, match_keys, [{"key": key, "rid": rid} for key, rid in key_rows], {"entity": entity})
+    return list(rid_of.values())
 
 
 def _with_references(conn: Connection, rules: EntityRules, rows: Sequence[Any]) -> list[dict[str, Any]]:

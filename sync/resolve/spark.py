@@ -9,6 +9,10 @@ private temporary folder under ``exchange`` (default: this machine's temporary f
 store on the driver's own connection, because resolve prepares them in the same uncommitted
 transaction it scores them in: a JDBC reader would not see them.
 
+Preparation runs there too (:func:`prepare`): the records to prepare are handed over the same way,
+prepared on the executors by ``mapInArrow`` of the driver's own preparation function
+(sync/resolve/prepare.py), and read back a batch at a time for the store's writes.
+
 Spark has no Jaro-Winkler and none of rapidfuzz's token ratios: they are vectorised pandas UDFs
 (Arrow batches, rapidfuzz ``cpdist`` in C++), the same scorers DuckDB's functions call, so both
 engines decide the same (tests/sync/test_resolve_spark.py).
@@ -21,6 +25,7 @@ pipeline config's ``resolve.spark`` (e.g. ``spark.executor.memory``). Needs Java
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import tempfile
@@ -141,6 +146,32 @@ def _read_back(path: Path, batch_size: int = 10_000) -> Iterator[Any]:
 
     # Spark's part files sort in the order it wrote them; its _SUCCESS and .crc files are skipped
     yield from ds.dataset(str(path), format="parquet").to_batches(batch_size=batch_size)
+
+
+def prepare(rules: EntityRules, batches: Iterable[Any], batch_size: int) -> Iterator[Any]:
+    """Records to prepare (Arrow batches of ``prepare.to_prepare_schema()``) prepared on Spark's executors:
+    handed over as Parquet, ``mapInArrow`` of :func:`sync.resolve.prepare.arrow_preparer` (the
+    driver's own preparation, not a copy), written as Parquet in the order they came and read
+    back ``batch_size`` rows at a time. Nothing to prepare starts no session."""
+    from sync.resolve.prepare import PREPARED_DDL, arrow_preparer, to_prepare_schema
+
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    spark = session()
+    with _exchange_folder() as folder:
+        try:
+            _hand_over(spark, folder / "to_prepare.parquet", itertools.chain([first], batches), to_prepare_schema(),
+                       "to_prepare")
+            spark.table("to_prepare").mapInArrow(arrow_preparer(rules), PREPARED_DDL).write.parquet(
+                str(folder / "unordered"))
+            # seq: the driver's reading order, so records are written back (and get rids) in it. Sorted
+            # apart from preparing: a sort samples its input first, which would prepare everything twice
+            spark.read.parquet(str(folder / "unordered")).orderBy("seq").write.parquet(str(folder / "prepared"))
+        finally:
+            spark.catalog.dropTempView("to_prepare")
+        yield from _read_back(folder / "prepared", batch_size)
 
 
 def score(conn: Connection, entity: str, rules: EntityRules, dirty: Sequence[int], big: set[str],
