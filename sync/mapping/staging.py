@@ -20,7 +20,9 @@ Salesforce's SystemModstamp, and restaging those Accounts would let that echo pa
 
 def staged_data(result: Mapped) -> dict[str, Any]:
     """The entity's fields as JSON values; the source reference is the staging row's key, not data."""
-    return result.entity.model_dump(mode="json", exclude={"source"})
+    entity = result.entity
+    # ``model_dump`` is this call behind a Python wrapper that spells out every default
+    return entity.__pydantic_serializer__.to_python(entity, mode="json", exclude={"source"})  # type: ignore[no-any-return]
 
 
 def staged_record(result: Mapped | Deleted, entity: str) -> StagedRecord:
