@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.mapping.applier import _chain, _step
+from sync.mapping.compiler import Param
 from sync.mapping.errors import TransformError
 from sync.mapping.transforms import TRANSFORMS, Transform
 
@@ -74,4 +75,4 @@ def test_a_library_error_names_the_transform_and_the_error_type_only() -> None:
 
 
 def test_a_chain_with_parameters_is_left_to_the_general_path() -> None:
-    assert _chain([(TRANSFORMS["truncate"], {"max_length": object()})]) is None
+    assert _chain([(TRANSFORMS["truncate"], {"max_length": Param(const=3)})]) is None
