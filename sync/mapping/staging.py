@@ -30,7 +30,8 @@ def staged_record(result: Mapped | Deleted, entity: str) -> StagedRecord:
     source = result.source
     if isinstance(result, Deleted):
         return StagedRecord(source.system, source.object, source.id, entity, {}, deleted=True)
-    return StagedRecord(source.system, source.object, source.id, entity, staged_data(result))
+    # staged_data is plain JSON already (pydantic's JSON mode): no round trip through text
+    return StagedRecord(source.system, source.object, source.id, entity, staged_data(result), plain=True)
 
 
 def same_content(staged: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
