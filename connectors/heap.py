@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 YOUNG_THRESHOLD = 10_000
-"""Allocations (net) before a young collection; CPython's default is 700, about a third of one
-batch's records. Ten thousand keeps a batch's short-lived objects out of the older generations
-without letting real garbage cycles pile up (each holds a record at most)."""
+"""Net allocations of container objects before a young collection (CPython's default: 700, a
+few records' worth). Collections become rarer, so fewer of a batch's short-lived objects are
+promoted to the older generations, and garbage cycles made while loading still go within ten
+thousand allocations."""
 
 
 @contextmanager
