@@ -22,12 +22,14 @@ import types
 from typing import Any
 
 _NAME = "joblib"
+_FORWARDED = frozenset({"__version__", "__all__"})
+"""Dunder names a user of joblib reads (a version check, ``from joblib import *``)."""
 
 
 class _StandIn(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # probing (__file__, __wrapped__ ...) finds nothing
-            raise AttributeError(name)
+        if name.startswith("__") and name not in _FORWARDED:
+            raise AttributeError(name)  # generic probing (__file__, __wrapped__ ...) finds nothing
         return getattr(real(), name)
 
 

@@ -42,6 +42,18 @@ def test_singer_sdk_parallel_drain_gets_the_real_joblib():
     assert seen == {"drained": [1, 2, 3], "joblib": "joblib", "real": True, "same": True, "module": "builtins"}
 
 
+def test_joblib_imported_through_the_stand_in_is_the_real_one():
+    seen = _run("""
+        import json, sys
+        import connectors.crm2.target
+        import joblib  # the stand-in, as long as nothing used it
+        version = joblib.__version__  # a version check imports the real joblib
+        print(json.dumps({"version": version, "memory": joblib.Memory.__module__,
+                          "module": type(sys.modules["joblib"]).__module__}))
+    """)
+    assert seen["version"] and seen["memory"] == "joblib.memory" and seen["module"] == "builtins"
+
+
 def test_steady_heap_restores_the_collector_and_still_collects_cycles():
     before = gc.get_threshold()
     frozen = gc.get_freeze_count()
