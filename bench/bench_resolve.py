@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_resolve.py --skip-febrl --seed 7            # another seed
     .venv/bin/python bench/bench_resolve.py --skip-febrl --entities customer --customers 1000000  # 1M
     .venv/bin/python bench/bench_resolve.py --vs-splink 100000         # crm2 vs Splink 5, same person data
+    .venv/bin/python bench/bench_resolve.py --stage-only --entities customer --customers 100000  # staging rate
 
 Synthetic: the generator's customer- and contact-level records of three systems (Salesforce
 Account and Contact, finance customers, sales accounts and their contact person) are mapped by
