@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_resolve.py --skip-febrl --seed 7            # another seed
     .venv/bin/python bench/bench_resolve.py --skip-febrl --entities customer --customers 1000000  # 1M
     .venv/bin/python bench/bench_resolve.py --vs-splink 100000         # crm2 vs Splink 5, same person data
+    .venv/bin/python bench/bench_resolve.py --stage-only --entities customer --customers 100000  # staging rate
 
 Synthetic: the generator's customer- and contact-level records of three systems (Salesforce
 Account and Contact, finance customers, sales accounts and their contact person) are mapped by
@@ -112,8 +113,11 @@ class Truth:
         return _prf(pairs("p.golden_id, t.real_id"), pairs("p.golden_id"), pairs("t.real_id"))
 
 
-def stage_synthetic(store: Any, truth: Truth, customers: int, seed: int, entities: list[str]) -> dict[str, int]:
-    """Generate, map with the shipped mappings/*.yml, and stage, in batches: what target-crm2 would stage."""
+def stage_synthetic(store: Any, truth: Truth, customers: int, seed: int, entities: list[str],
+                    cpu: dict[str, float] | None = None) -> dict[str, int]:
+    """Generate, map with the shipped mappings/*.yml, and stage, in batches: what target-crm2 would stage.
+
+    ``cpu``: gets the CPU seconds spent writing the store (staging and the truth table) as "store"."""
     from sync.mapping import Deleted, Mapped, load_mapping
     from sync.mapping.staging import staged_record
     from sync.shipped import MAPPINGS
@@ -127,8 +131,11 @@ def stage_synthetic(store: Any, truth: Truth, customers: int, seed: int, entitie
     truth_rows: list[tuple[str, str, str]] = []
 
     def flush() -> None:
+        started = _cpu()
         with store.begin() as conn:
             store.stage(conn, batch, None)
+        if cpu is not None:
+            cpu["store"] = cpu.get("store", 0.0) + _cpu() - started
         truth.add_truth(truth_rows)
         batch.clear()
         truth_rows.clear()
@@ -180,6 +187,35 @@ def edit_some(store: Any, entity: str, percent: float) -> int:
                                             {**r.data, field: f"{r.data.get(field) or ''} (edited)".strip()})
                                for r in rows], None)
     return len(chosen)
+
+
+def stage_only(customers: int, seed: int, store_path: str | None, entities: list[str]) -> dict[str, Any]:
+    """Generate + map + stage into a fresh store, nothing after; then generation alone, for the split."""
+    from connectors.heap import steady_heap
+    from sync.store.store import Store
+
+    folder = tempfile.mkdtemp(prefix="crm2-bench-")
+    try:
+        store = Store.open(store_path or f"{folder}/bench.sqlite")
+        truth = Truth(f"{folder}/truth.sqlite")
+        cpu: dict[str, float] = {}
+        started, cpu_started = time.perf_counter(), _cpu()
+        with steady_heap():  # as target-crm2's record loop runs (connectors/heap.py)
+            counts = stage_synthetic(store, truth, customers, seed, entities, cpu)
+        wall, total = time.perf_counter() - started, _cpu() - cpu_started
+        store.engine.dispose()
+        truth.db.close()
+        cpu_started = _cpu()
+        generated = sum(1 for _ in synthetic_records(customers, seed, entities))  # the same records, nothing else
+        generation = _cpu() - cpu_started
+        records = sum(counts.values())
+        return {"customers": customers, "records": records, "generated": generated, "stage_s": round(wall, 1),
+                "records_per_s": round(records / wall), "cpu_s": round(total, 1),
+                "records_per_cpu_s": round(records / total), "generate_cpu_s": round(generation, 1),
+                "map_cpu_s": round(total - generation - cpu["store"], 1), "store_cpu_s": round(cpu["store"], 1),
+                "counts": counts, "peak_mb": round(peak_mb())}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_synthetic(customers: int, seed: int, store_path: str | None, entities: list[str],
@@ -615,6 +651,8 @@ def main() -> None:
                         help="with --task person-crm2: CPU s of each resolve step (staging, refresh, score, cluster)")
     parser.add_argument("--changed", type=float, default=1.0, metavar="PCT",
                         help="synthetic: then edit PCT%% of each entity's records and time the re-run (0: skip)")
+    parser.add_argument("--stage-only", action="store_true",
+                        help="synthetic data: generate + map + stage only (records/s, CPU split), no resolve")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.task:
@@ -622,6 +660,8 @@ def main() -> None:
             out = person_crm2(args.customers[0], args.seed, args.engine, args.person_rules, args.cpu_by_step)
         elif args.task == "person-splink":
             out = person_splink(args.customers[0], args.seed)
+        elif args.task == "stage-only":
+            out = stage_only(args.customers[0], args.seed, args.store, args.entities)
         elif args.task == "synthetic":
             out = run_synthetic(args.customers[0], args.seed, args.store, args.entities, args.rules, args.engine,
                                 args.changed)
@@ -641,6 +681,19 @@ def main() -> None:
         print("== perturbed Febrl-like persons, pairwise over all true pairs (links declared / merged groups) ==")
         show(rows, ["records", "system", "pairs_p", "pairs_r", "pairs_f1", "groups_p", "groups_r", "groups_f1",
                     "cpu_s", "wall_s", "pairs_per_record", "peak_mb"])
+        return
+    if args.stage_only:
+        rows = []
+        for n in args.customers:
+            run = in_child("stage-only", "--customers", str(n), "--seed", str(args.seed), "--entities", *args.entities,
+                           *(["--store", args.store] if args.store else []))
+            if "error" in run:
+                print(f"stage-only {n}: {run['error']}", file=sys.stderr)
+                continue
+            rows.append(run)
+        print("== synthetic data: generate + map (shipped mappings) + stage into a fresh SQLite store ==")
+        show(rows, ["customers", "records", "stage_s", "records_per_s", "cpu_s", "records_per_cpu_s",
+                    "generate_cpu_s", "map_cpu_s", "store_cpu_s", "peak_mb"])
         return
     if not args.skip_synthetic:
         rows = []

@@ -27,6 +27,7 @@ from singer_sdk.helpers.types import Context, Record
 
 from connectors.batch_files import PrivateJSONLBatcher
 from connectors.bookmarks import LAST_KEY
+from connectors.heap import steady_heap
 from sync.errors import ConfigError, Crm2Error
 
 
@@ -82,6 +83,13 @@ class _ValidatedConfig:
 
 class Crm2Tap(_ValidatedConfig, Tap):
     """A crm2 tap: pydantic-validated settings and one-line errors with crm2's exit codes."""
+
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:  # type: ignore[override]
+        # the command line's run (not a tap built in-process): the start-up heap stays out of
+        # the garbage collector's walks while records stream (connectors/heap.py)
+        with steady_heap():
+            super().invoke(**kwargs)
 
 
 class Crm2Target(_ValidatedConfig, Target):

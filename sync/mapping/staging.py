@@ -20,7 +20,9 @@ Salesforce's SystemModstamp, and restaging those Accounts would let that echo pa
 
 def staged_data(result: Mapped) -> dict[str, Any]:
     """The entity's fields as JSON values; the source reference is the staging row's key, not data."""
-    return result.entity.model_dump(mode="json", exclude={"source"})
+    entity = result.entity
+    # ``model_dump`` is this call behind a Python wrapper that spells out every default
+    return entity.__pydantic_serializer__.to_python(entity, mode="json", exclude={"source"})  # type: ignore[no-any-return]
 
 
 def staged_record(result: Mapped | Deleted, entity: str) -> StagedRecord:
@@ -28,7 +30,8 @@ def staged_record(result: Mapped | Deleted, entity: str) -> StagedRecord:
     source = result.source
     if isinstance(result, Deleted):
         return StagedRecord(source.system, source.object, source.id, entity, {}, deleted=True)
-    return StagedRecord(source.system, source.object, source.id, entity, staged_data(result))
+    # staged_data is plain JSON already (pydantic's JSON mode): no round trip through text
+    return StagedRecord(source.system, source.object, source.id, entity, staged_data(result), plain=True)
 
 
 def same_content(staged: Mapping[str, Any], data: Mapping[str, Any]) -> bool:

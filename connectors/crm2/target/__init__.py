@@ -59,6 +59,7 @@ from connectors.crm2.target.lines import (
 )
 from connectors.crm2.target.loader import Loader
 from connectors.crm2.target.sink import Crm2Sink
+from connectors.heap import steady_heap
 from connectors.metrics import write_metrics
 from connectors.sdk import Crm2Target
 from sync.errors import ConfigError, Problem
@@ -117,23 +118,24 @@ class Crm2Reader(SingerReader):
         unknown = self._process_unknown_message
         stats: Counter[str] = Counter()
         max_depth = self.max_depth
-        for number, line in enumerate(read_lines(file_input or self.default_input, self.max_line_bytes), 1):
-            if isinstance(line, Unreadable):
-                message: dict | Unreadable | None = line
-            else:
-                # the SDK pins str; this reader works in bytes and nothing reads the attribute back
-                self._current_message = line  # type: ignore[assignment]
-                message = decode_line(line, max_depth)
-                if message is None:
-                    continue  # a blank line
-            if isinstance(message, Unreadable):
-                self.on_unreadable({"type": _UNREADABLE, "unreadable": message, "line_number": number})
-                stats[_UNREADABLE] += 1
-                continue
-            assert message is not None  # a blank line (None) was skipped above
-            kind = message["type"]
-            callbacks.get(kind, unknown)(message)
-            stats[kind] += 1
+        with steady_heap():  # the start-up heap stays out of the garbage collector's walks
+            for number, line in enumerate(read_lines(file_input or self.default_input, self.max_line_bytes), 1):
+                if isinstance(line, Unreadable):
+                    message: dict | Unreadable | None = line
+                else:
+                    # the SDK pins str; this reader works in bytes and nothing reads the attribute back
+                    self._current_message = line  # type: ignore[assignment]
+                    message = decode_line(line, max_depth)
+                    if message is None:
+                        continue  # a blank line
+                if isinstance(message, Unreadable):
+                    self.on_unreadable({"type": _UNREADABLE, "unreadable": message, "line_number": number})
+                    stats[_UNREADABLE] += 1
+                    continue
+                assert message is not None  # a blank line (None) was skipped above
+                kind = message["type"]
+                callbacks.get(kind, unknown)(message)
+                stats[kind] += 1
         return stats
 
     def on_unreadable(self, message: dict) -> None:  # replaced by the target
