@@ -251,6 +251,16 @@ def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
     return isinstance(node, dict)
 
 
+def _is_list(tree: Any, loc: list[str | int]) -> bool:
+    node = tree
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(node, list)
+
+
 def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
     """Fields the rules compare or block on that the entity's records do not have, at their
     position in the rules file (a typo there would silently compare empty values). ``fields_of``:
@@ -269,9 +279,11 @@ def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, s
         used += [(part.field, [*base, "blocking", i, "key", j])
                  for i, block in enumerate(rules.blocking) for j, part in enumerate(block.key)]
         for names, loc in used:
-            for name in [names] if isinstance(names, str) else names:
+            for k, name in enumerate([names] if isinstance(names, str) else names):
                 if name not in known:
-                    line, col = position(tree, loc)
+                    # a list of fields ([surname, given_name]) is reported at the unknown one
+                    at = loc if isinstance(names, str) or not _is_list(tree, loc) else [*loc, k]
+                    line, col = position(tree, at)
                     problems.append(Problem(str(path), line, col, f"unknown field '{name}' for entity '{ent}'",
                                             did_you_mean(name, sorted(known))))
     return problems
