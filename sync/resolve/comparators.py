@@ -150,8 +150,9 @@ def _date_similarity(a: str, b: str) -> float:
 
 
 def _name_part_prepare(value: Any) -> list[Any] | None:
-    # [this part, the other part or ""] of a name ("" rather than null: Spark reads a JSON null
-    # inside a list differently); None when this part is empty (the comparison's null level)
+    # [this part, the other part or ""] of a name ("" rather than null: the Spark dialect reads
+    # a JSON null item as the text 'null', sync.resolve.duck.SPARK); None when this part is
+    # empty (the comparison's null level)
     parts = value if isinstance(value, list) else [value]
     this = nz.text(parts[0]) if parts else None
     if this is None:

@@ -241,24 +241,18 @@ def _semantic_problems(config: MatchConfig, tree: Any, path: str) -> list[Proble
     return problems
 
 
+def _node(tree: Any, loc: list[str | int]) -> Any:
+    node = tree
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
 def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
-    node = tree
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(node, dict)
-
-
-def _is_list(tree: Any, loc: list[str | int]) -> bool:
-    node = tree
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(node, list)
+    return isinstance(_node(tree, loc), dict)
 
 
 def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
@@ -282,7 +276,7 @@ def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, s
             for k, name in enumerate([names] if isinstance(names, str) else names):
                 if name not in known:
                     # a list of fields ([surname, given_name]) is reported at the unknown one
-                    at = loc if isinstance(names, str) or not _is_list(tree, loc) else [*loc, k]
+                    at = loc if isinstance(names, str) or not isinstance(_node(tree, loc), list) else [*loc, k]
                     line, col = position(tree, at)
                     problems.append(Problem(str(path), line, col, f"unknown field '{name}' for entity '{ent}'",
                                             did_you_mean(name, sorted(known))))
