@@ -297,7 +297,8 @@ def febrl_crm2() -> dict[str, Any]:
     df, true = febrl()
     config = load_match_config(ROOT / "config" / "match.febrl.yml")
     started = time.perf_counter()
-    store = Store.open(f"{tempfile.mkdtemp(prefix='crm2-febrl-')}/febrl.sqlite")
+    folder = tempfile.mkdtemp(prefix="crm2-febrl-")
+    store = Store.open(f"{folder}/febrl.sqlite")
     records = [StagedRecord("febrl", "person", rec_id, "person", {k: v or None for k, v in row.items()})
                for rec_id, row in zip(df.index, df.to_dict("records"), strict=True)]
     with store.begin() as conn:
@@ -310,6 +311,8 @@ def febrl_crm2() -> dict[str, Any]:
         ref = {r.rid: r.source_id for r in conn.execute(sa.select(match_records.c.rid, match_records.c.source_id))}
         links = {tuple(sorted((ref[r.left_rid], ref[r.right_rid]))) for r in conn.execute(
             sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid).where(match_pairs.c.decision == "match"))}
+    store.engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
     truth = _clusters_from_links(df.index, true)
     return {"system": "crm2", "data": "febrl3", "threshold": config.entities["person"].threshold,
             **_person_scores(predicted, links, truth), "seconds": round(seconds, 2), "peak_mb": round(peak_mb())}
@@ -525,7 +528,8 @@ def person_crm2(n: int, seed: int, engine: str, rules: str | None = None, by_ste
     df, truth = persons(n, seed)
     cpu0, t0 = _cpu(), time.perf_counter()
     config = load_match_config(rules or ROOT / "config" / "match.febrl.yml")
-    store = Store.open(f"{tempfile.mkdtemp(prefix='crm2-persons-')}/persons.sqlite")
+    folder = tempfile.mkdtemp(prefix="crm2-persons-")
+    store = Store.open(f"{folder}/persons.sqlite")
     records = [StagedRecord("febrl", "person", rec_id, "person", {k: v or None for k, v in row.items()})
                for rec_id, row in zip(df.index, df.to_dict("records"), strict=True)]
     del df
@@ -541,6 +545,8 @@ def person_crm2(n: int, seed: int, engine: str, rules: str | None = None, by_ste
         ref = {r.rid: r.source_id for r in conn.execute(sa.select(match_records.c.rid, match_records.c.source_id))}
         links = {tuple(sorted((ref[r.left_rid], ref[r.right_rid]))) for r in conn.execute(
             sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid).where(match_pairs.c.decision == "match"))}
+    store.engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # a 100k-person store is 300 MB; runs filled the disk
     return {"system": f"crm2 ({engine})", **_person_scores(predicted, links, truth), "cpu_s": round(cpu, 1),
             "wall_s": round(wall, 1), "pairs_per_record": round(result.pairs_scored / max(result.records, 1), 2),
             "peak_mb": round(peak_mb()),

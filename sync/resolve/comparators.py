@@ -149,6 +149,28 @@ def _date_similarity(a: str, b: str) -> float:
     return Levenshtein.normalized_similarity(a, b)
 
 
+def _name_part_prepare(value: Any) -> list[Any] | None:
+    # [this part, the other part or ""] of a name ("" rather than null: the Spark dialect reads
+    # a JSON null item as the text 'null', sync.resolve.duck.SPARK); None when this part is
+    # empty (the comparison's null level)
+    parts = value if isinstance(value, list) else [value]
+    this = nz.text(parts[0]) if parts else None
+    if this is None:
+        return None
+    return [this, (nz.text(parts[1]) if len(parts) > 1 else None) or ""]
+
+
+def _name_part_similarity(a: list[Any], b: list[Any]) -> float:
+    (this_a, other_a), (this_b, other_b) = a, b
+    direct: float = JaroWinkler.similarity(this_a, this_b)
+    if not other_a or not other_b:
+        return direct
+    # given name and surname written in each other's fields: each record's part against the
+    # other's other part, the weaker of the two, so one shared word is not a swap
+    crosswise: float = min(JaroWinkler.similarity(this_a, other_b), JaroWinkler.similarity(other_a, this_b))
+    return max(direct, crosswise)
+
+
 COMPARATORS: dict[str, Comparator] = {c.name: c for c in (
     Comparator("exact", _raw, _exact, "identical after trimming spaces"),
     Comparator("normalized_exact", nz.text, _exact, "identical after NFKC, case-fold and space folding"),
@@ -173,5 +195,8 @@ COMPARATORS: dict[str, Comparator] = {c.name: c for c in (
                "tax ids by kind: 1 same verified id, 0.9 same (VAT prefix optional), 0.5 one character apart, "
                "0.1 different of one kind, 0 different and both verified; ids of different kinds are incomparable"),
     Comparator("date", nz.digits, _date_similarity, "dates as digits; swapped day/month counts as close"),
+    Comparator("name_part", _name_part_prepare, _name_part_similarity,
+               "one part of a name ([given_name, surname]: the given name) by Jaro-Winkler, or, when the two records "
+               "hold given name and surname in swapped fields, the weaker of the two crosswise similarities"),
 )}
 """Comparators by the name match YAML uses."""

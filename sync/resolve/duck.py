@@ -117,6 +117,14 @@ def _date(a: Side, b: Side, d: Dialect) -> str:
     return f"CASE WHEN {x} = {y} THEN {ONE} WHEN {swapped} THEN {_d(0.9)} ELSE {_lev(x, y)} END"
 
 
+def _name_part(a: Side, b: Side, d: Dialect) -> str:
+    # sync.resolve.comparators._name_part_similarity: direct, or the weaker crosswise similarity
+    ta, oa, tb, ob = a("_t"), a("_o"), b("_t"), b("_o")
+    direct = d.jaro_winkler.format(x=ta, y=tb)
+    crosswise = f"least({d.jaro_winkler.format(x=ta, y=ob)}, {d.jaro_winkler.format(x=oa, y=tb)})"
+    return f"CASE WHEN {oa} = '' OR {ob} = '' THEN {direct} ELSE greatest({direct}, {crosswise}) END"
+
+
 def _company(a: Side, b: Side, d: Dialect) -> str:
     ca, la, ja, cb, lb, jb = a("_c"), a("_l"), a("_j"), b("_c"), b("_l"), b("_j")
     jw = d.jaro_winkler.format(x=la, y=lb)
@@ -173,6 +181,7 @@ SHAPES: dict[str, Shape] = {
     "address": Shape(SCALAR, lambda a, b, d: f"crm2_token_set({a('')}, {b('')}) / 100"),
     "date": Shape(SCALAR, _date),
     "person_name": Shape(SCALAR, _person),
+    "name_part": Shape((("_t", "{s0}"), ("_o", "{s1}")), _name_part),
     "company_name": Shape((("_c", "{s0}"), ("_l", "{s1}"), ("_j", "{b2}")), _company),
     "phone": Shape((("_d", "{s0}"), ("_i", "{b1}")), _phone),
     "email": Shape((("_e", "{s0}"), ("_u", "regexp_extract({s0}, '^(.*)@', 1)"),

@@ -259,6 +259,18 @@ def year(value: Any) -> str | None:
     return d[:4] if d and len(d) >= 4 else None
 
 
+def digit_ends(value: Any) -> list[str] | None:
+    """The first four and the last four digits, marked (``^1234``, ``4567$``), of an id of six
+    digits or more (a seven-digit id with one dropped still has its ends): one typo (a digit
+    changed, dropped, added or two swapped) away from the middle leaves one end intact, so a
+    compound key on either end still meets. Shorter ids give nothing (an end would be most of
+    the id)."""
+    d = digits(value)
+    if d is None or len(d) < 6:
+        return None
+    return [f"^{d[:4]}", f"{d[-4:]}$"]
+
+
 NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "text": text,
     "digits": digits,
@@ -277,5 +289,6 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "initials": initials,
     "name_words": person_tokens,
     "year": year,
+    "digit_ends": digit_ends,
 }
 """Normalisers by the name match YAML uses."""

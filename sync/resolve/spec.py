@@ -241,14 +241,18 @@ def _semantic_problems(config: MatchConfig, tree: Any, path: str) -> list[Proble
     return problems
 
 
-def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
+def _node(tree: Any, loc: list[str | int]) -> Any:
     node = tree
     for part in loc:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(node, dict)
+            return None
+    return node
+
+
+def _is_mapping(tree: Any, loc: list[str | int]) -> bool:
+    return isinstance(_node(tree, loc), dict)
 
 
 def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, set[str]]) -> list[Problem]:
@@ -269,9 +273,11 @@ def unknown_fields(path: str | Path, config: MatchConfig, fields_of: dict[str, s
         used += [(part.field, [*base, "blocking", i, "key", j])
                  for i, block in enumerate(rules.blocking) for j, part in enumerate(block.key)]
         for names, loc in used:
-            for name in [names] if isinstance(names, str) else names:
+            for k, name in enumerate([names] if isinstance(names, str) else names):
                 if name not in known:
-                    line, col = position(tree, loc)
+                    # a list of fields ([surname, given_name]) is reported at the unknown one
+                    at = loc if isinstance(names, str) or not isinstance(_node(tree, loc), list) else [*loc, k]
+                    line, col = position(tree, at)
                     problems.append(Problem(str(path), line, col, f"unknown field '{name}' for entity '{ent}'",
                                             did_you_mean(name, sorted(known))))
     return problems

@@ -68,3 +68,20 @@ def test_compound_person_keys_survive_swapped_names_and_late_typos() -> None:
     assert original == swapped
     assert original & typo >= {"dob_name:19810502|clarke", "dob_initial:19810502|j"}
     assert not original & other
+
+
+def test_an_id_with_one_typo_still_meets_by_either_end() -> None:
+    # ssn_postcode joins the first or last four digits of an id with the postcode: a digit
+    # changed, dropped, added or two swapped away from the middle leaves one end intact
+    from sync.resolve.blocking import keys_for
+    from sync.resolve.normalize import digit_ends
+    from sync.resolve.spec import BlockingRule
+
+    rule = [BlockingRule.model_validate({"name": "ssn_postcode", "key": ["soc_sec_id | digit_ends",
+                                                                         "postcode | digits"]})]
+    original = set(keys_for({"soc_sec_id": "4137877", "postcode": "4869"}, rule))
+    assert original == {"ssn_postcode:^4137|4869", "ssn_postcode:7877$|4869"}
+    for typo in ("4137787", "4137977", "413787", "41378777", "1437877", "4137870"):
+        assert original & set(keys_for({"soc_sec_id": typo, "postcode": "4869"}, rule)), typo
+    assert not original & set(keys_for({"soc_sec_id": "5137878", "postcode": "4869"}, rule))
+    assert digit_ends("12345") is None  # too short for an end to say anything

@@ -110,14 +110,14 @@ def test_the_shipped_example_pipelines_validate(name: str) -> None:
 
 def test_validate_finds_a_rules_field_the_declared_entity_lacks(tmp_path: Path) -> None:
     rules = tmp_path / "match.yml"
-    rules.write_text(LINK_RULES.read_text(encoding="utf-8").replace("field: surname", "field: surnme")
+    rules.write_text(LINK_RULES.read_text(encoding="utf-8").replace("field: [surname,", "field: [surnme,")
                      .replace("postcode | digits", "post_code | digits"), encoding="utf-8")
     loaded = config.load(pipeline(tmp_path, {"register": "people.jsonl"}, rules))
     with pytest.raises(ConfigError) as info:
         stages.check_rule_fields(loaded, load_match_config(rules))
     lines = rules.read_text(encoding="utf-8").splitlines()
     found = [str(p).replace(str(rules), "match.yml") for p in info.value.problems]
-    at = next(i for i, line in enumerate(lines) if "field: surnme" in line) + 1
+    at = next(i for i, line in enumerate(lines) if "field: [surnme" in line) + 1
     block = next(i for i, line in enumerate(lines) if "post_code" in line) + 1
     col_at, col_block = lines[at - 1].index("surnme") + 1, lines[block - 1].index('"post_code') + 1
     assert found == [
