@@ -566,22 +566,27 @@ def _person_scores(clusters: dict[str, str], links: set[tuple[str, str]], truth:
             "groups_f1": grouped["f1"], "groups_p": grouped["precision"], "groups_r": grouped["recall"]}
 
 
-def person_splink(n: int, seed: int) -> dict[str, Any]:
+def person_splink(n: int, seed: int, by_step: bool = False) -> dict[str, Any]:
     import logging
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     df, truth = persons(n, seed)
+    steps: dict[str, list[float]] | None = {} if by_step else None
     cpu0, t0 = _cpu(), time.perf_counter()
-    predictions, clusters = _splink(df.reset_index(), "rec_id")
+    predictions, clusters = _splink(df.reset_index(), "rec_id", steps)
     cpu, wall = _cpu() - cpu0, time.perf_counter() - t0
     links = {tuple(sorted((str(a), str(b)))) for a, b in zip(predictions["rec_id_l"], predictions["rec_id_r"],
                                                              strict=True)}
     return {"system": "splink 5 (duckdb)", **_person_scores(clusters, links, truth),  # type: ignore[arg-type]
-            "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "pairs_per_record": "", "peak_mb": round(peak_mb())}
+            "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "pairs_per_record": "", "peak_mb": round(peak_mb()),
+            **({"cpu_wall_by_step": steps} if steps is not None else {})}
 
 
-def _splink(df: Any, id_column: str) -> tuple[Any, dict[str, str]]:
-    """Splink with the settings of its febrl example, trained unsupervised, at p >= 0.5; its clusters too."""
+def _splink(df: Any, id_column: str,
+            steps: dict[str, list[float]] | None = None) -> tuple[Any, dict[str, str]]:
+    """Splink with the settings of its febrl example, trained unsupervised, at p >= 0.5; its clusters too.
+
+    ``steps``: filled with [CPU s, wall s] of each step as it runs (``--cpu-by-step``)."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -605,16 +610,31 @@ def _splink(df: Any, id_column: str) -> tuple[Any, dict[str, str]]:
             cl.ExactMatch("postcode").configure(term_frequency_adjustments=True),
         ],
     )
+    mark = [_cpu(), time.perf_counter()]
+
+    def step(name: str) -> None:
+        if steps is not None:
+            now = [_cpu(), time.perf_counter()]
+            steps[name] = [round(now[0] - mark[0], 1), round(now[1] - mark[1], 1)]
+            mark[:] = now
+
     df = df.replace("", None)
     linker = Linker(DuckDBAPI().register(df), settings)
+    step("register")
     linker.training.estimate_probability_two_random_records_match(
         [block_on("soc_sec_id"), block_on("given_name", "surname")], recall=0.8)
+    step("prior")
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    step("u by random sampling")
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
+    step("EM blocked on date_of_birth")
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
+    step("EM blocked on postcode")
     predictions = linker.inference.predict(threshold_match_probability=0.5)
+    step("predict")
     clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=0.5).as_pandas_dataframe()
+    step("cluster")
     clusters = {str(r): str(c) for r, c in zip(clustered[id_column], clustered["cluster_id"], strict=True)}
     return predictions.as_pandas_dataframe(), clusters
 
@@ -654,7 +674,8 @@ def main() -> None:
     parser.add_argument("--engine", default="duckdb", choices=["duckdb", "python", "spark"],
                         help="crm2's resolve engine")
     parser.add_argument("--cpu-by-step", action="store_true",
-                        help="with --task person-crm2: CPU s of each resolve step (staging, refresh, score, cluster)")
+                        help="with --task person-crm2: CPU s of each resolve step (staging, refresh, score, cluster); "
+                             "with --task person-splink: CPU and wall s of each Splink step")
     parser.add_argument("--changed", type=float, default=1.0, metavar="PCT",
                         help="synthetic: then edit PCT%% of each entity's records and time the re-run (0: skip)")
     parser.add_argument("--stage-only", action="store_true",
@@ -665,7 +686,7 @@ def main() -> None:
         if args.task == "person-crm2":
             out = person_crm2(args.customers[0], args.seed, args.engine, args.person_rules, args.cpu_by_step)
         elif args.task == "person-splink":
-            out = person_splink(args.customers[0], args.seed)
+            out = person_splink(args.customers[0], args.seed, args.cpu_by_step)
         elif args.task == "stage-only":
             out = stage_only(args.customers[0], args.seed, args.store, args.entities)
         elif args.task == "synthetic":
