@@ -65,15 +65,20 @@ def load_rules(loaded: LoadedConfig) -> dict[str, Any]:
                                                  "enrich": load_scoring}
     parsed: dict[str, Any] = {}
     for stage, loader in loaders.items():
-        toggle = getattr(loaded.pipeline, stage)
-        if toggle.enabled:
-            parsed[stage] = loader(loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES[stage])
+        if getattr(loaded.pipeline, stage).enabled:
+            parsed[stage] = loader(rules_path(loaded, stage))
     if loaded.pipeline.writeback.enabled:
         from sync.writeback.mapping import load_mapping
         from sync.writeback.stage import mapping_path
 
         parsed["writeback"] = load_mapping(mapping_path(loaded))
     return parsed
+
+
+def rules_path(loaded: LoadedConfig, stage: str) -> Path:
+    """The rule file a stage reads: the config's ``rules:``, or the shipped one."""
+    toggle = getattr(loaded.pipeline, stage)
+    return loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES[stage]
 
 
 def field_names(model: type[BaseModel], prefix: str = "") -> set[str]:
@@ -113,9 +118,7 @@ def check_rule_fields(loaded: LoadedConfig, rules: MatchConfig) -> None:
     from sync.resolve.spec import unknown_fields
 
     fields_of = {name: field_names(model) for name, model in mapped_entities(loaded).items()}
-    toggle = loaded.pipeline.resolve
-    path = loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES["resolve"]
-    problems = unknown_fields(path, rules, fields_of)
+    problems = unknown_fields(rules_path(loaded, "resolve"), rules, fields_of)
     if problems:
         raise ConfigError(problems)
 
@@ -128,9 +131,7 @@ def check_check_targets(loaded: LoadedConfig, checks: ChecksConfig) -> None:
     from sync.quality.spec import unknown_targets
 
     fields_of = {name: field_names(model) for name, model in known_entities(loaded).items()}
-    toggle = loaded.pipeline.checks
-    path = loaded.resolve_path(toggle.rules) if toggle.rules else DEFAULT_RULES["checks"]
-    problems = unknown_targets(path, checks, fields_of)
+    problems = unknown_targets(rules_path(loaded, "checks"), checks, fields_of)
     if problems:
         raise ConfigError(problems)
 
