@@ -186,8 +186,9 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
                         for r, f, k in zip(rows, columns["features"], columns["keys"], strict=True)}
             dirty.extend(_write_prepared(conn, entity, run_id, rows, prepared))
     else:
+        objects = _referenced_objects(conn, rules)
         for staged in _pages(conn, entity, page):
-            datas = _with_references(conn, rules, staged)
+            datas = _with_references(conn, rules, staged, objects)
             features, keys = prepare(scorer, datas)
             prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
                         for r, f, k in zip(staged, features, keys, strict=True)}
@@ -236,12 +237,13 @@ def _to_prepare(conn: Connection, entity: str, rules: EntityRules, page: int) ->
     from sync.resolve.prepare import to_prepare_schema
 
     seq = 0
+    objects = _referenced_objects(conn, rules)
     for rows in _pages(conn, entity, page, data_as_text=True):
         refs: list[str | None] = [None] * len(rows)
         if rules.references:  # only these records' data is read on the driver: the crosswalk is here
             parsed = [_Staged(r.source_system, json.loads(r.data)) for r in rows]
             refs = [json_text({name: d[name] for name in rules.references})
-                    for d in _with_references(conn, rules, parsed)]
+                    for d in _with_references(conn, rules, parsed, objects)]
         columns: dict[str, list[Any]] = {
             "seq": list(range(seq, seq + len(rows))), **{n: [getattr(r, n) for r in rows] for n in (
                 "source_system", "source_object", "source_id", "content_hash", "rid", "data")}, "refs": refs}
@@ -269,9 +271,10 @@ def _write_prepared(conn: Connection, entity: str, run_id: str | None, rows: Seq
               "b_features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in changed])
     rid_of = {(r.source_system, r.source_object, r.source_id): r.rid for r in changed}
     if new:
+        # rows come back keyed by their reference, so their order does not matter: asking for it
+        # (sort_by_parameter_order) made SQLite insert one row per statement, having no sentinel
         inserted = conn.execute(
-            m.insert().returning(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id,
-                                 sort_by_parameter_order=True),
+            m.insert().returning(m.c.rid, m.c.source_system, m.c.source_object, m.c.source_id),
             [{"entity": entity, "source_system": r.source_system, "source_object": r.source_object,
               "source_id": r.source_id, "content_hash": r.content_hash, "run_id": run_id,
               "features": prepared[(r.source_system, r.source_object, r.source_id)][0]} for r in new])
@@ -283,27 +286,52 @@ def _write_prepared(conn: Connection, entity: str, run_id: str | None, rows: Seq
     return list(rid_of.values())
 
 
-def _with_references(conn: Connection, rules: EntityRules, rows: Sequence[Any]) -> list[dict[str, Any]]:
+def _referenced_objects(conn: Connection, rules: EntityRules) -> dict[str, dict[str, list[str]]]:
+    """Per reference, the objects each source system keeps the referenced entity's records in (a
+    customer is a Salesforce Account, a finance customer...): read once per run, so that
+    :func:`_with_references` can look a referenced id up by the crosswalk's whole primary key."""
+    c = crosswalk
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, ref in rules.references.items():
+        objects: dict[str, list[str]] = {}
+        for system, source_object in conn.execute(
+                sa.select(c.c.source_system, c.c.source_object).where(c.c.entity == ref.entity).distinct()):
+            objects.setdefault(system, []).append(source_object)
+        out[name] = objects
+    return out
+
+
+def _with_references(conn: Connection, rules: EntityRules, rows: Sequence[Any],
+                     objects: dict[str, dict[str, list[str]]]) -> list[dict[str, Any]]:
     """Each record's data plus its references' golden ids (a contact's employer), read from the
-    crosswalk in one look-up per page. A referenced id that is unknown, not active, or names
-    records of two golden records (the same id in two objects of one system) gives None."""
+    crosswalk in a few look-ups per page. A referenced id that is unknown, not active, or names
+    records of two golden records (the same id in two objects of one system) gives None.
+    ``objects`` is :func:`_referenced_objects`."""
     if not rules.references:
         return [r.data for r in rows]
     out = [dict(r.data) for r in rows]
     c = crosswalk
     for name, ref in rules.references.items():
-        wanted = sorted({(r.source_system, str(d[ref.field])) for r, d in zip(rows, out, strict=True)
-                         if d.get(ref.field) not in (None, "")})
-        found: dict[tuple[str, str], set[str]] = {}
-        for part in chunks(wanted, 150):
-            for system, source_id, golden_id in conn.execute(
-                    sa.select(c.c.source_system, c.c.source_id, c.c.golden_id).where(
-                        c.c.entity == ref.entity, c.c.status.in_(ACTIVE), c.c.golden_id.is_not(None),
-                        sa.tuple_(c.c.source_system, c.c.source_id).in_(part))):
-                found.setdefault((system, source_id), set()).add(golden_id)
+        wanted: dict[str, set[str]] = {}
         for r, d in zip(rows, out, strict=True):
-            ids = found.get((r.source_system, str(d.get(ref.field))), set())
-            d[name] = next(iter(ids)) if len(ids) == 1 else None
+            if d.get(ref.field) not in (None, ""):
+                wanted.setdefault(r.source_system, set()).add(str(d[ref.field]))
+        found: dict[tuple[str, str], set[str]] = {}
+        for system, ids in wanted.items():
+            # system, object and id: the crosswalk's primary key. By system and id alone (no index
+            # on them) SQLite scanned every referenced record per look-up, so a run's look-ups
+            # grew with the square of the data (contacts, 100k customers: 198 s to resolve)
+            for source_object in objects[name].get(system, []):
+                for part in chunks(sorted(ids), 500):
+                    for source_id, golden_id in conn.execute(
+                            sa.select(c.c.source_id, c.c.golden_id).where(
+                                c.c.source_system == system, c.c.source_object == source_object,
+                                c.c.source_id.in_(part), c.c.entity == ref.entity, c.c.status.in_(ACTIVE),
+                                c.c.golden_id.is_not(None))):
+                        found.setdefault((system, source_id), set()).add(golden_id)
+        for r, d in zip(rows, out, strict=True):
+            ids_found = found.get((r.source_system, str(d.get(ref.field))), set())
+            d[name] = next(iter(ids_found)) if len(ids_found) == 1 else None
     return out
 
 
