@@ -154,25 +154,33 @@ def naive_forecast(customers: list[CustomerActivity], rules: ScoringRules, origi
 
 def forecast_oracle_lines(customers: list[CustomerActivity], truths: list, rules: ScoringRules,
                           origins: list[date], paths: int) -> list[str]:
-    """The oracle's mean and median revenue per customer, WAPE (total error) beside naive."""
+    """The oracle's mean and median revenue per customer, WAPE (total error) beside naive; and what a
+    model reading only the history can reach: the oracle on customers with a revenue document before
+    the origin (others forecast 0, as every model here does), and a renewal model of order rhythm."""
     from oracle_scores import forecast_oracle, wape
+    from renewal_forecast import renewal_forecast
+
+    from sync.enrich.measures import revenue_events
 
     period = rules.forecast.period_days
-    lines = [f"forecast oracle: revenue in the {period} days after each origin; WAPE (total error); "
-             f"points below naive in brackets ({paths:,} paths a customer)",
-             f"  {'origin':<12}{'naive':>18}{'oracle mean':>26}{'oracle median':>26}"]
+    lines = [f"forecast oracle: revenue in the {period} days after each origin ({paths:,} paths a customer)",
+             f"  {'origin':<12}{'forecast':<42}{'WAPE':>7}{'total error':>13}{'below naive':>13}"]
     for origin in origins:
         actual = actual_revenue(customers, rules, origin)
         mean, median = forecast_oracle(truths, origin, period, paths=paths)
-        naive = wape(naive_forecast(customers, rules, origin), actual)
-        cells = [f"{naive[0]:>9.1%} ({naive[1]:+.1%})"]
-        for forecast in (mean, median):
+        bought = [any(is_doc for *_rest, is_doc in revenue_events(c, rules.revenue, origin)) for c in customers]
+        renewal, hazard = renewal_forecast(customers, rules, origin)
+        known = [m if b else 0.0 for m, b in zip(mean, bought, strict=True)]
+        rows = [("naive", naive_forecast(customers, rules, origin)),
+                ("oracle mean", list(mean)), ("oracle median", list(median)),
+                ("oracle mean, customers who bought before", known),
+                (f"renewal from history (hazard {hazard:.5f}/day)", renewal)]
+        naive = wape(rows[0][1], actual)[0]
+        for k, (name, forecast) in enumerate(rows):
             w, e = wape(forecast, actual)
-            cells.append(f"{w:>9.1%} ({e:+.1%}) [{100 * (naive[0] - w):.1f}]")
-        lines.append(f"  {origin.isoformat():<12}" + "".join(f"{c:>26}" if i else f"{c:>18}"
-                                                          for i, c in enumerate(cells)))
+            lines.append(f"  {origin.isoformat() if k == 0 else '':<12}{name:<42}{w:>7.1%}{e:>+13.1%}"
+                         f"{100 * (naive - w):>13.1f}")
     return lines
-
 
 if __name__ == "__main__":
     main()
