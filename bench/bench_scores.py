@@ -62,11 +62,19 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=2000, help="oracle Monte-Carlo paths per customer (churn; "
                         "half as many for the forecast)")
     parser.add_argument("--no-lead-times", action="store_true", help="skip the churn warning lead times (slow)")
+    parser.add_argument("--horizon", type=int, default=None,
+                        help="churn outcome window in days (default: the rules' horizon_days, 180); the "
+                             "outcome must end before the generator's now (2026-11-01), so move --as-of back")
     args = parser.parse_args()
     args.oracle = args.oracle or args.oracle_only
     parts = set(args.only or ["churn", "forecast", "clv"])
     rules = ScoringRules(revenue=RevenueSpec(source="invoices", rates=usd_rates()))
+    if args.horizon is not None:
+        rules = rules.model_copy(update={"churn_model": rules.churn_model.model_copy(
+            update={"horizon_days": args.horizon})})
     horizon = rules.churn_model.horizon_days
+    if args.as_of + timedelta(days=horizon) > NOW:
+        parser.error(f"--as-of {args.as_of} + {horizon} days ends after the data (2026-11-01)")
     for seed in args.seeds:
         t0 = time.perf_counter()
         generated = list(synthetic_customers(args.customers, seed))
