@@ -36,7 +36,7 @@ from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
 from sync.store.bulk import insert_many, json_text
-from sync.store.marks import decisions_mark, source_mark
+from sync.store.marks import decisions_mark, source_mark, staged_mark
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -655,7 +655,7 @@ def _may_stay_local(store: Store, conn: Connection, entity: str, rules: EntityRu
     it changed start from nothing this run sees). The erase mark is kept for the next run."""
     name = f"resolve:{entity}"
     state = conn.execute(sa.select(bookmarks.c.state).where(bookmarks.c.name == name)).scalar() or {}
-    erased = source_mark(conn)[1]
+    erased = staged_mark(conn)[1]
     if state.get("erased") == erased:
         return True
     store.set_bookmark(conn, name, {**state, "rules": rules_fingerprint(rules), "erased": erased}, run_id)
@@ -678,7 +678,7 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
         # records always start the closure, as do records that lost a link and those of ids that lost one
         seeds = dirty | set(unlinked) | {x for pair in (*must, *never) for x in pair}
         if len(seeds) <= local_share * total:
-            local = _closure(conn, entity, seeds, touched, must, limit=int(CLOSURE_SHARE * total))
+            local = _closure(conn, entity, seeds, touched, must, limit=int(max(CLOSURE_SHARE, local_share) * total))
     previous: dict[int, str | None] = {}
     if local is None:  # a first run, new rules, a large change: one read of the whole entity
         for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
