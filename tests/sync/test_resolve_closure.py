@@ -175,7 +175,7 @@ def test_closure_and_full_recluster_agree_run_after_run(tmp_path: Path, config: 
     # an unmerge of Acme again, then records merged back by an edit: ids come back, not new ones
     twins.both(lambda s: unmerge(s, "salesforce/Account/001B"))
     twins.resolve()
-    twins.stage([rec("finance", "C002", **ACME[1].data)] + LONER)
+    twins.stage([rec("finance", "C002", **ACME[1].data), *LONER])
     twins.resolve()
 
 
