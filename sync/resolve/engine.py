@@ -586,9 +586,9 @@ class _Local:
         active = (g.c.entity == entity, g.c.merged_into.is_(None))
         total = conn.execute(sa.select(sa.func.count()).select_from(g).where(*active)).scalar_one()
         inside = sorted({x for x in previous.values() if x is not None} | touched)
-        for part in chunks(inside):
-            total -= conn.execute(sa.select(sa.func.count()).select_from(g).where(
-                *active, g.c.golden_id.in_(part))).scalar_one()
+        for part in chunks(inside):  # by id alone (see _Goldens._read)
+            total -= sum(1 for x in conn.execute(sa.select(g.c.entity, g.c.merged_into).where(g.c.golden_id.in_(part)))
+                         if x.entity == entity and x.merged_into is None)
         return int(total)
 
 
@@ -805,10 +805,12 @@ class _Goldens:
 
     def _read(self, ids: Sequence[str] | None) -> None:
         g = golden
-        query = sa.select(g.c.golden_id, g.c.created_at, g.c.merged_into).where(g.c.entity == self._entity)
-        if ids is not None:
-            query = query.where(g.c.golden_id.in_(ids))
-        self._rows.update((x.golden_id, (x.created_at, x.merged_into)) for x in self._conn.execute(query))
+        query = sa.select(g.c.golden_id, g.c.entity, g.c.created_at, g.c.merged_into)
+        # by id alone, the entity checked here: with both, SQLite may walk the entity index,
+        # every golden record of the entity per look-up
+        query = query.where(g.c.entity == self._entity) if ids is None else query.where(g.c.golden_id.in_(ids))
+        self._rows.update((x.golden_id, (x.created_at, x.merged_into)) for x in self._conn.execute(query)
+                          if x.entity == self._entity)
 
     def __contains__(self, gid: object) -> bool:
         if self._asked is not None and isinstance(gid, str) and gid not in self._asked:
