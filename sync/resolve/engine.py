@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from sync.resolve.cluster import UnionFind, assign_ids, group
+from sync.resolve.cluster import UnionFind, assign_ids, derived_id, group
 from sync.resolve.prepare import prepare
 from sync.resolve.scoring import PairScore, Scorer
 from sync.resolve.spec import EntityRules, MatchConfig
@@ -36,7 +36,7 @@ from sync.resolve.survivorship import Member, survive
 from sync.stage_marks import mid_stage
 from sync.store import crosswalk as xw
 from sync.store.bulk import insert_many, json_text
-from sync.store.marks import decisions_mark, source_mark
+from sync.store.marks import decisions_mark, source_mark, staged_mark
 from sync.store.schema import (
     bookmarks,
     crosswalk,
@@ -52,6 +52,13 @@ from sync.store.store import AuditEntry, Store, now, to_json
 ACTIVE = xw.ACTIVE  # the statuses that take part in golden records
 PARAMS = 500  # bound parameters per IN list: well under SQLite's limit
 CACHED_FEATURES = 50_000  # prepared values kept while scoring: neighbours recur, memory stays flat
+LOCAL_SHARE = 0.1
+"""A run whose changes start on at most this share of an entity's records re-clusters only the
+records they reach (:func:`_closure`); above it, one read of the whole entity is cheaper than
+the closure's indexed look-ups (about two look-ups per record reached, a few rounds)."""
+CLOSURE_SHARE = 0.25
+"""A closure that grows past this share of the records (a giant component of links) is given
+up for the whole read: past it, look-ups cost more than the scan they save."""
 
 T = TypeVar("T")
 
@@ -108,8 +115,12 @@ DEFAULT_ENGINE = "duckdb"
 
 
 def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None = None,
-            *, page: int = 2000, engine: str | None = None) -> ResolveResult:
-    """Bring golden records of ``entity`` up to date with staging; returns what changed."""
+            *, page: int = 2000, engine: str | None = None, local_share: float = LOCAL_SHARE) -> ResolveResult:
+    """Bring golden records of ``entity`` up to date with staging; returns what changed.
+
+    ``local_share``: re-cluster only the records a run's changes reach (:func:`_closure`) when
+    they start as at most this share of the entity's records (0: always every record; 1: the
+    closure whenever it is safe). The result is the same either way."""
     engine = engine or DEFAULT_ENGINE
     if engine not in ENGINES:
         raise ValueError(f"unknown resolve engine '{engine}' (choose one of {', '.join(ENGINES)})")
@@ -118,12 +129,15 @@ def resolve(store: Store, config: MatchConfig, entity: str, run_id: str | None =
     result = ResolveResult(entity)
     with store.begin() as conn:
         _rescore_if_rules_changed(store, conn, entity, rules, run_id)
-        dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result, engine)
+        unlinked: set[int] = set()
+        dirty, touched = _refresh(conn, entity, rules, scorer, run_id, page, result, engine, unlinked)
         if engine in ("duckdb", "spark"):
             _score_set_based(engine, conn, entity, rules, dirty, run_id, result)
         else:
             _score(conn, entity, rules, scorer, dirty, run_id, result)
-        _recluster(store, conn, entity, rules, scorer, set(dirty), touched, run_id, result)
+        local = _may_stay_local(store, conn, entity, rules, run_id)
+        _recluster(store, conn, entity, rules, scorer, set(dirty), touched, run_id, result,
+                   unlinked=unlinked, local_share=local_share if local else 0.0)
     return result
 
 
@@ -160,7 +174,9 @@ def _rescore_if_rules_changed(store: Store, conn: Connection, entity: str, rules
 
 # -- 1. refresh ------------------------------------------------------------------------------
 def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, run_id: str | None,
-             page: int, result: ResolveResult, engine: str) -> tuple[list[int], set[str]]:
+             page: int, result: ResolveResult, engine: str, unlinked: set[int]) -> tuple[list[int], set[str]]:
+    """Prepare new and changed records; the changed records' rids and the golden ids of records
+    that left. ``unlinked`` gets the other ends of the match links this run forgets."""
     s, c, m = staging, crosswalk, match_records
     touched: set[str] = set()
     gone = conn.execute(
@@ -170,7 +186,7 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
                                             s.c.source_id.is_(None), s.c.deleted.is_(True)))).all()
     gone_rids = [r.rid for r in gone]
     touched.update(r.golden_id for r in gone if r.golden_id)
-    _forget(conn, gone_rids, drop_records=True)
+    _forget(conn, gone_rids, drop_records=True, unlinked=unlinked)
     result.removed = len(gone_rids)
     _mark_moved_references(conn, entity, rules)
 
@@ -184,7 +200,7 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
             # the executor's JSON text back to the values the store writes, by the same code as below
             prepared = {(r.source_system, r.source_object, r.source_id): (json.loads(f), k)
                         for r, f, k in zip(rows, columns["features"], columns["keys"], strict=True)}
-            dirty.extend(_write_prepared(conn, entity, run_id, rows, prepared))
+            dirty.extend(_write_prepared(conn, entity, run_id, rows, prepared, unlinked))
     else:
         objects = _referenced_objects(conn, rules)
         for staged in _pages(conn, entity, page):
@@ -192,7 +208,7 @@ def _refresh(conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, 
             features, keys = prepare(scorer, datas)
             prepared = {(r.source_system, r.source_object, r.source_id): (f, k)
                         for r, f, k in zip(staged, features, keys, strict=True)}
-            dirty.extend(_write_prepared(conn, entity, run_id, staged, prepared))
+            dirty.extend(_write_prepared(conn, entity, run_id, staged, prepared, unlinked))
     result.changed = len(dirty)
     return dirty, touched
 
@@ -257,13 +273,14 @@ class _Staged(NamedTuple):
 
 
 def _write_prepared(conn: Connection, entity: str, run_id: str | None, rows: Sequence[Any],
-                    prepared: dict[tuple[str, str, str], tuple[Any, list[str]]]) -> list[int]:
+                    prepared: dict[tuple[str, str, str], tuple[Any, list[str]]],
+                    unlinked: set[int] | None = None) -> list[int]:
     """Store a page's prepared values and keys (new records inserted, changed ones updated and
     their old keys and pairs forgotten); the page's rids."""
     m = match_records
     changed = [r for r in rows if r.rid is not None]
     new = [r for r in rows if r.rid is None]
-    _forget(conn, [r.rid for r in changed], drop_records=False)
+    _forget(conn, [r.rid for r in changed], drop_records=False, unlinked=unlinked)
     if changed:
         conn.execute(m.update().where(m.c.rid == sa.bindparam("b_rid")).values(
             content_hash=sa.bindparam("b_hash"), features=sa.bindparam("b_features"), run_id=run_id),
@@ -362,9 +379,17 @@ def _mark_moved_references(conn: Connection, entity: str, rules: EntityRules) ->
             conn.execute(m.update().where(m.c.rid.in_(part)).values(content_hash=""))
 
 
-def _forget(conn: Connection, rids: Sequence[int], *, drop_records: bool) -> None:
-    """Drop keys and machine-scored pairs of these records (people's decisions are kept)."""
+def _forget(conn: Connection, rids: Sequence[int], *, drop_records: bool, unlinked: set[int] | None = None) -> None:
+    """Drop keys and machine-scored pairs of these records (people's decisions are kept).
+    ``unlinked`` gets both ends of the match links dropped: a record losing a link may change
+    cluster though nothing of its own changed, so the closure of the run starts there too."""
+    p = match_pairs
     for part in chunks(list(rids)):
+        if unlinked is not None:  # by each rid index on its own (see _links_of)
+            for column in (p.c.left_rid, p.c.right_rid):
+                unlinked.update(x for r in conn.execute(sa.select(p.c.left_rid, p.c.right_rid, p.c.decision)
+                                                        .where(column.in_(part)))
+                                if r.decision == "match" for x in (r.left_rid, r.right_rid))
         conn.execute(match_keys.delete().where(match_keys.c.rid.in_(part)))
         conn.execute(match_pairs.delete().where(
             sa.or_(match_pairs.c.left_rid.in_(part), match_pairs.c.right_rid.in_(part))))
@@ -548,31 +573,136 @@ def _honour_vetoes(conn: Connection, entity: str, scorer: Scorer, clusters: dict
                 clusters[sub_root] = sub
 
 
+@dataclass
+class _Local:
+    """The records a run's changes can reach, with their old golden ids and their match links."""
+    previous: dict[int, str | None]
+    links: dict[tuple[int, int], float]  # (left, right) -> weight
+
+    def golden_outside(self, conn: Connection, entity: str, previous: dict[int, str | None],
+                       touched: set[str]) -> int:
+        """Golden records outside the closure: each is one cluster, as the last run left it."""
+        g = golden
+        active = (g.c.entity == entity, g.c.merged_into.is_(None))
+        total = conn.execute(sa.select(sa.func.count()).select_from(g).where(*active)).scalar_one()
+        inside = sorted({x for x in previous.values() if x is not None} | touched)
+        for part in chunks(inside):  # by id alone (see _Goldens._read)
+            total -= sum(1 for x in conn.execute(sa.select(g.c.entity, g.c.merged_into).where(g.c.golden_id.in_(part)))
+                         if x.entity == entity and x.merged_into is None)
+        return int(total)
+
+
+def _links_of(conn: Connection, rids: Sequence[int]) -> Iterator[Any]:
+    """Match links touching these records: by the left and the right rid index in turn. Neither
+    entity nor decision is in the query: with them SQLite may pick the (entity, decision) index
+    and read every link of the entity (rids are unique across entities anyway)."""
+    p = match_pairs
+    for column in (p.c.left_rid, p.c.right_rid):
+        for r in conn.execute(sa.select(p.c.left_rid, p.c.right_rid, p.c.weight, p.c.decision).where(column.in_(rids))):
+            if r.decision == "match":
+                yield r
+
+
+def _closure(conn: Connection, entity: str, seeds: set[int], touched: set[str], must: list[tuple[int, int]],
+             *, limit: int) -> _Local | None:
+    """The records a run's changes can reach, or None past ``limit`` records.
+
+    From the seeds, add until nothing new: records linked by a match, records that shared a golden
+    id, records tied by a must-link. No match link, must-link or old golden id then crosses the
+    closure's border, so clustering inside it (links strongest first, must-not-links, vetoes)
+    gives exactly the clusters a run over every record gives, and outside it every cluster is
+    the golden record the last run left: nothing there changed (a must-not-link across the border
+    joins nothing, and its records are seeds anyway). Old golden ids are indexed in the
+    crosswalk, links by each rid: a few look-ups per record reached.
+    """
+    m, c = match_records, crosswalk
+    tied: dict[int, list[int]] = {}
+    for x, y in must:
+        tied.setdefault(x, []).append(y)
+        tied.setdefault(y, []).append(x)
+    local = _Local({}, {})
+    seen: set[int] = set()
+    ids_seen: set[str] = set()
+    frontier, new_ids = set(seeds), set(touched)
+    while frontier or new_ids:
+        for ids in chunks(sorted(new_ids - ids_seen)):
+            frontier.update(r for r in conn.execute(
+                sa.select(m.c.rid).select_from(c.join(m, _same_ref(m, c)))
+                .where(c.c.golden_id.in_(ids), m.c.entity == entity)).scalars() if r not in seen)
+        ids_seen |= new_ids
+        new_ids = set()
+        batch = sorted(frontier - seen)
+        frontier = set()
+        seen.update(batch)
+        if len(seen) > limit:
+            return None
+        for part in chunks(batch):
+            for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
+                                         .where(m.c.rid.in_(part), m.c.entity == entity)):
+                local.previous[rid] = gid
+                if gid is not None and gid not in ids_seen:
+                    new_ids.add(gid)
+            for link in _links_of(conn, part):
+                local.links[(link.left_rid, link.right_rid)] = link.weight
+                frontier.update(x for x in (link.left_rid, link.right_rid) if x not in seen)
+        frontier.update(y for x in batch for y in tied.get(x, ()) if y not in seen)
+    return local
+
+
+def _may_stay_local(store: Store, conn: Connection, entity: str, rules: EntityRules, run_id: str | None) -> bool:
+    """Whether the closure may stand for the whole entity: not when records were erased since this
+    entity's last run (erasure drops records and their links outside any run, so the clusters
+    it changed start from nothing this run sees). The erase mark is kept for the next run."""
+    name = f"resolve:{entity}"
+    state = conn.execute(sa.select(bookmarks.c.state).where(bookmarks.c.name == name)).scalar() or {}
+    erased = staged_mark(conn)[1]
+    if state.get("erased") == erased:
+        return True
+    store.set_bookmark(conn, name, {**state, "rules": rules_fingerprint(rules), "erased": erased}, run_id)
+    return False
+
+
 def _vetoed(score: PairScore) -> bool:
     return score.decision == "no_match" and score.rule != "score"
 
 
 def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, scorer: Scorer, dirty: set[int],
-               touched: set[str], run_id: str | None, result: ResolveResult) -> None:
+               touched: set[str], run_id: str | None, result: ResolveResult, *, unlinked: Iterable[int] = (),
+               local_share: float = 0.0) -> None:
     m, c = match_records, crosswalk
+    must, never = _constraints(conn, entity)
+    local: _Local | None = None
+    if local_share > 0:
+        total = conn.execute(sa.select(sa.func.count()).select_from(m).where(m.c.entity == entity)).scalar_one()
+        # people's decisions are few and may be new since the last run (they move no record): their
+        # records always start the closure, as do records that lost a link and those of ids that lost one
+        seeds = dirty | set(unlinked) | {x for pair in (*must, *never) for x in pair}
+        if len(seeds) <= local_share * total:
+            local = _closure(conn, entity, seeds, touched, must, limit=int(max(CLOSURE_SHARE, local_share) * total))
     previous: dict[int, str | None] = {}
+    if local is None:  # a first run, new rules, a large change: one read of the whole entity
+        for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
+                                     .where(m.c.entity == entity)):
+            previous[rid] = gid
+        result.records = len(previous)
+        links: Iterable[Any] = conn.execute(
+            sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid)
+            .where(match_pairs.c.entity == entity, match_pairs.c.decision == "match")
+            .order_by(match_pairs.c.weight.desc(), match_pairs.c.left_rid, match_pairs.c.right_rid))
+    else:
+        previous = local.previous
+        result.records = total
+        links = [(x, y) for _, x, y in sorted((-w, x, y) for (x, y), w in local.links.items())]
     members_of: dict[str, int] = {}
-    for rid, gid in conn.execute(sa.select(m.c.rid, c.c.golden_id).select_from(m.join(c, _same_ref(m, c)))
-                                 .where(m.c.entity == entity)):
-        previous[rid] = gid
+    for gid in previous.values():
         if gid is not None:
             members_of[gid] = members_of.get(gid, 0) + 1
-    result.records = len(previous)
 
     uf = UnionFind()
-    must, never = _constraints(conn, entity)
     for x, y in never:
         uf.forbid(x, y)
     for x, y in must:
         uf.union(x, y)
-    links = conn.execute(sa.select(match_pairs.c.left_rid, match_pairs.c.right_rid)
-                         .where(match_pairs.c.entity == entity, match_pairs.c.decision == "match")
-                         .order_by(match_pairs.c.weight.desc(), match_pairs.c.left_rid, match_pairs.c.right_rid))
     degree: dict[int, int] = {}
     for x, y in links:
         if uf.union(x, y):
@@ -580,8 +710,9 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
             degree[y] = degree.get(y, 0) + 1
     clusters = group(previous, uf.find)
     _honour_vetoes(conn, entity, scorer, clusters, degree, must, never, previous, dirty)
-    del uf, degree  # a record's worth of bookkeeping each: freed before the refs are read
-    result.golden = len(clusters)
+    del uf, degree, links  # a record's worth of bookkeeping each: freed before the refs are read
+    # outside a closure every golden record is one cluster, as the last run left it
+    result.golden = len(clusters) + (0 if local is None else local.golden_outside(conn, entity, previous, touched))
 
     affected: list[list[int]] = []
     for members in clusters.values():
@@ -601,10 +732,10 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     ref_lists = [sorted(ref_of[x] for x in members) for members in affected]
     prev_by_ref = {ref_of[x]: previous[x] for x in wanted if previous[x] is not None}  # new records: none
 
-    existing: dict[str, tuple[Any, str | None]] = {
-        g: (created, merged) for g, created, merged in conn.execute(
-            sa.select(golden.c.golden_id, golden.c.created_at, golden.c.merged_into)
-            .where(golden.c.entity == entity))}
+    # the ids assign_ids may ask about: the members' old ids, the ids that lost members, and each
+    # member's own derived id (what a new or split-off cluster is named after)
+    existing = _Goldens(conn, entity, None if local is None else (
+        {g for g in prev_by_ref.values() if g} | touched | {derived_id(rules.id_prefix, r) for r in ref_of.values()}))
     assignment = assign_ids(
         ref_lists, prev_by_ref, age=lambda g: str(existing[g][0]) if g in existing else "~",
         prefix=rules.id_prefix, in_use=lambda g: g in existing and existing[g][1] is None, touched=touched)
@@ -655,6 +786,40 @@ def _recluster(store: Store, conn: Connection, entity: str, rules: EntityRules, 
     result.merges = len(assignment.merged)
     result.retired = len(assignment.retired - set(assignment.ids))
     store.audit(conn, audits, run_id)
+
+
+class _Goldens:
+    """An entity's golden records by id, as (created_at, merged_into): every one read at once on
+    the full path (``ids`` None); on a closure the ids named up front, any other when asked."""
+
+    def __init__(self, conn: Connection, entity: str, ids: Iterable[str] | None) -> None:
+        self._conn, self._entity = conn, entity
+        self._rows: dict[str, tuple[Any, str | None]] = {}
+        self._asked: set[str] | None = None
+        if ids is None:
+            self._read(None)
+        else:
+            self._asked = set(ids)
+            for part in chunks(sorted(self._asked)):
+                self._read(part)
+
+    def _read(self, ids: Sequence[str] | None) -> None:
+        g = golden
+        query = sa.select(g.c.golden_id, g.c.entity, g.c.created_at, g.c.merged_into)
+        # by id alone, the entity checked here: with both, SQLite may walk the entity index,
+        # every golden record of the entity per look-up
+        query = query.where(g.c.entity == self._entity) if ids is None else query.where(g.c.golden_id.in_(ids))
+        self._rows.update((x.golden_id, (x.created_at, x.merged_into)) for x in self._conn.execute(query)
+                          if x.entity == self._entity)
+
+    def __contains__(self, gid: object) -> bool:
+        if self._asked is not None and isinstance(gid, str) and gid not in self._asked:
+            self._asked.add(gid)  # a fallback id (a hash of all members): rare, one look-up
+            self._read([gid])
+        return gid in self._rows
+
+    def __getitem__(self, gid: str) -> tuple[Any, str | None]:
+        return self._rows[gid]
 
 
 STAGE_MARK = "resolve"
